@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records the kernel side hands to user space through the ring buffer.
+ *
+ * Every record is fixed-size and pointer-free and starts with struct ev_hdr.
+ * This header is the single source of truth for the layout: the addon
+ * static_asserts sizes and offsets, and src/sources/bpf/layout.ts mirrors
+ * them (test/10.decode checks the mirror against the numbers printed by
+ * scripts/print-layout.c).
+ */
+#ifndef WASMSHARK_EVENTS_H
+#define WASMSHARK_EVENTS_H
+
+#define WS_COMM_LEN 16
+#define WS_PATH_LEN 256     /* exec filename / image, memfd name */
+#define WS_MAX_ARGS 8       /* argv slots captured per exec */
+#define WS_ARG_LEN 128      /* bytes per argv slot, NUL included */
+#define WS_SUN_PATH_LEN 108 /* sizeof(((struct sockaddr_un *)0)->sun_path) */
+#define WS_MAX_SYSCALLS 512 /* syscall counter slots; x86_64 numbers stay below */
+
+/* ev_hdr.type */
+enum ev_type {
+	EV_MMAP = 1,          /* mmap() with PROT_EXEC */
+	EV_MPROTECT = 2,      /* mprotect() adding PROT_EXEC, or PROT_WRITE to executable memory */
+	EV_PKEY_MPROTECT = 3, /* pkey_mprotect(), same condition */
+	EV_EXEC = 4,          /* execve()/execveat(), after it succeeded or failed */
+	EV_CONNECT = 5,       /* connect(), after it returned */
+	EV_MEMFD = 6,         /* memfd_create(), after it returned */
+	EV_FORK = 7,          /* a target created a process or thread; a new process joined the set */
+	EV_EXIT = 8,          /* the last thread of a target process exited; it left the set */
+	EV_TYPE_MAX = 9,
+};
+
+/* ev_exec.flags */
+#define WS_EXEC_AT 0x1        /* execveat() rather than execve() */
+#define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename and argv are unknown */
+
+/* ev_fork.flags */
+#define WS_FORK_THREAD 0x1    /* CLONE_THREAD: a thread of the same process */
+
+/* ev_mem.old_flags when the kernel could not look the mapping up */
+#define WS_VM_UNKNOWN 0xffffffffffffffffULL
+
+struct ev_hdr {
+	__u16 type;             /* enum ev_type */
+	__u16 size;             /* whole record, this header included */
+	__u32 tid;
+	__u64 ts_ns;            /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid;
+	__u32 ppid;             /* tgid of real_parent */
+	__u32 uid;
+	__s32 ret;              /* syscall result: fd, 0 or -errno (mmap: 0 or -errno, address in ev_mem.result) */
+	__u64 ip;               /* user-space instruction pointer at the syscall, 0 if unknown */
+	char comm[WS_COMM_LEN];
+};
+
+/* EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT */
+struct ev_mem {
+	struct ev_hdr hdr;
+	__u64 addr;
+	__u64 len;
+	__u64 off;              /* mmap offset */
+	__u64 old_flags;        /* mprotect: vm_flags of the VMA at addr before the call */
+	__s64 result;           /* mmap: mapped address or -errno; mprotect: 0 or -errno */
+	__u32 prot;
+	__u32 flags;            /* mmap flags; pkey for pkey_mprotect */
+	__s32 fd;
+	__u32 _pad;
+};
+
+/* EV_EXEC */
+struct ev_exec {
+	struct ev_hdr hdr;
+	__s32 dfd;              /* execveat dirfd */
+	__u32 at_flags;         /* execveat flags */
+	__u32 argc;             /* arguments counted, up to the read limit; argv holds the first WS_MAX_ARGS */
+	__u32 flags;            /* WS_EXEC_* */
+	char filename[WS_PATH_LEN];         /* as passed by the caller */
+	char image[WS_PATH_LEN];            /* binprm filename of the new image, on success */
+	char argv[WS_MAX_ARGS][WS_ARG_LEN];
+};
+
+/* EV_CONNECT */
+struct ev_connect {
+	struct ev_hdr hdr;
+	__s32 fd;
+	__u16 family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 port;             /* host order */
+	__u16 sock_type;        /* SOCK_STREAM, SOCK_DGRAM, ... (0 if unknown) */
+	__u16 _pad;
+	__u32 addrlen;
+	__u8 addr[16];          /* IPv4 in the first 4 bytes, or IPv6 */
+	char path[WS_SUN_PATH_LEN]; /* AF_UNIX; abstract names start with NUL */
+	__u32 _pad2;
+};
+
+/* EV_MEMFD */
+struct ev_memfd {
+	struct ev_hdr hdr;
+	__u32 flags;
+	__u32 _pad;
+	char name[WS_PATH_LEN];
+};
+
+/* EV_FORK: the header describes the creating task */
+struct ev_fork {
+	struct ev_hdr hdr;
+	__u32 child_tgid;
+	__u32 child_tid;
+	__u32 flags;            /* WS_FORK_* */
+	__u32 _pad;
+	char child_comm[WS_COMM_LEN];
+};
+
+/* EV_EXIT: the header describes the exiting (last) thread */
+struct ev_exit {
+	struct ev_hdr hdr;
+	__u32 exit_code;        /* wait(2) status: code << 8 | signal */
+	__u32 _pad;
+};
+
+/* targets map value: a process being followed */
+struct target {
+	__u64 start_ticks;      /* start time in clock ticks since boot, as /proc/PID/stat field 22 */
+	__u32 root_tgid;        /* the process the user asked for, or the one this one descends from */
+	__u32 _pad;
+};
+
+/* drops map: per-CPU counters, index = ev_type; index 0 counts stash-map overflow */
+#define WS_DROP_STASH 0
+
+#endif /* WASMSHARK_EVENTS_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel-internal types the probes read, declared with only the
+ * fields used. preserve_access_index makes every access a CO-RE relocation,
+ * so libbpf fixes the offsets up against the running kernel's BTF at load:
+ * the layout here does not have to match any kernel.
+ *
+ * UAPI types (__u32, BPF_MAP_TYPE_*, ...) come from the system's linux/ headers.
+ */
+#ifndef WASMSHARK_KERNEL_TYPES_H
+#define WASMSHARK_KERNEL_TYPES_H
+
+#include <linux/types.h>
+
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+typedef int pid_t;
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct pt_regs {
+	unsigned long ip;
+	unsigned long sp;
+};
+
+struct socket {
+	short type;
+};
+
+struct file {
+	void *private_data;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct signal_struct {
+	atomic_t live;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	int exit_code;
+	__u64 start_boottime;
+	char comm[16];
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct files_struct *files;
+	struct signal_struct *signal;
+};
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	unsigned long vm_flags;
+};
+
+struct linux_binprm {
+	const char *filename;
+};
+
+#pragma clang attribute pop
+
+/* Syscall tracepoint contexts: fixed by the tracepoint format, not relocated. */
+struct trace_event_raw_sys_enter {
+	__u64 common;           /* common_type, flags, preempt_count, pid */
+	int nr;
+	int _pad;
+	unsigned long args[6];
+};
+
+struct trace_event_raw_sys_exit {
+	__u64 common;
+	int nr;
+	int _pad;
+	long ret;
+};
+
+/* vm_flags bits (include/linux/mm.h), stable since the beginning */
+#define VM_READ 0x1UL
+#define VM_WRITE 0x2UL
+#define VM_EXEC 0x4UL
+
+#endif /* WASMSHARK_KERNEL_TYPES_H */

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * wasmshark probes: follow a set of target processes (and every descendant)
+ * and report the syscalls that matter for a WASM runtime's behaviour.
+ *
+ * Every handler does the same: filter early (cheap argument test, then the
+ * targets map), fill a record, and either stash it until the syscall returns
+ * or submit it to the ring buffer. A failed reservation is counted in `drops`.
+ */
+#include "kernel_types.h"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define PROT_WRITE 0x2
+#define PROT_EXEC 0x4
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define ENOTSOCK 88
+/* /proc/PID/stat reports start time in USER_HZ (100) ticks */
+#define NS_PER_TICK 10000000ULL
+/* argv pointers counted past the captured slots */
+#define WS_MAX_ARGC_COUNTED 64
+
+/* Set between open and load. */
+const volatile bool follow_children = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);             /* tgid */
+	__type(value, struct target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);   /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EV_TYPE_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WS_MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_counts SEC(".maps");
+
+/* Arguments seen at syscall entry, keyed by tid, until the syscall returns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ev_mem);
+} mem_stash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct ev_exec);
+} exec_stash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct ev_connect);
+} connect_stash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct ev_memfd);
+} memfd_stash SEC(".maps");
+
+/* ev_exec is too large for the BPF stack: it is built here, then stashed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ev_exec);
+} exec_scratch SEC(".maps");
+
+static __always_inline void count_drop(__u32 kind)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &kind);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * The target entry for tgid, or NULL. An entry whose start time does not
+ * match the running process belongs to an earlier process with the same
+ * PID: it is removed and the process is not followed.
+ */
+static __always_inline struct target *lookup_target(__u32 tgid)
+{
+	struct target *t = bpf_map_lookup_elem(&targets, &tgid);
+	struct task_struct *task;
+	__u64 start;
+
+	if (!t)
+		return NULL;
+	task = (struct task_struct *)bpf_get_current_task();
+	start = BPF_CORE_READ(task, group_leader, start_boottime) / NS_PER_TICK;
+	if (start != t->start_ticks) {
+		bpf_map_delete_elem(&targets, &tgid);
+		return NULL;
+	}
+	return t;
+}
+
+static __always_inline __u64 user_ip(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	return BPF_CORE_READ(regs, ip);
+}
+
+static __always_inline void fill_hdr(struct ev_hdr *h, __u16 type, __u16 size, __u64 pid_tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	h->type = type;
+	h->size = size;
+	h->tid = (__u32)pid_tgid;
+	h->tgid = pid_tgid >> 32;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->ret = 0;
+	h->ip = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Copy a stashed record into the ring buffer with the syscall's result. */
+static __always_inline void submit_stashed(void *stashed, __u32 size, __u32 type, long ret)
+{
+	struct ev_hdr *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec) {
+		count_drop(type);
+		return;
+	}
+	bpf_probe_read_kernel(rec, size, stashed);
+	rec->ret = (__s32)ret;
+	rec->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(rec, 0);
+}
+
+/* ---- memory: mmap / mprotect / pkey_mprotect ---- */
+
+static __always_inline int stash_mem(__u16 type, unsigned long addr, unsigned long len,
+				     __u32 prot, __u32 flags, __s32 fd, unsigned long off,
+				     __u64 old_flags, __u64 pid_tgid)
+{
+	struct ev_mem m = {};
+	__u32 tid = (__u32)pid_tgid;
+
+	fill_hdr(&m.hdr, type, sizeof(m), pid_tgid);
+	m.hdr.ip = user_ip();
+	m.addr = addr;
+	m.len = len;
+	m.off = off;
+	m.old_flags = old_flags;
+	m.prot = prot;
+	m.flags = flags;
+	m.fd = fd;
+	if (bpf_map_update_elem(&mem_stash, &tid, &m, BPF_ANY))
+		count_drop(WS_DROP_STASH);
+	return 0;
+}
+
+static __always_inline int exit_mem(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ev_mem *m = bpf_map_lookup_elem(&mem_stash, &tid);
+	struct ev_mem *rec;
+
+	if (!m)
+		return 0;
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (rec) {
+		__builtin_memcpy(rec, m, sizeof(*rec));
+		rec->result = ret;
+		rec->hdr.ret = ret < 0 ? (__s32)ret : 0;
+		bpf_ringbuf_submit(rec, 0);
+	} else {
+		count_drop(m->hdr.type);
+	}
+	bpf_map_delete_elem(&mem_stash, &tid);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mmap")
+int enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id;
+
+	if (!(ctx->args[2] & PROT_EXEC))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	if (!lookup_target(id >> 32))
+		return 0;
+	return stash_mem(EV_MMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3],
+			 (__s32)ctx->args[4], ctx->args[5], WS_VM_UNKNOWN, id);
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_mem(ctx->ret);
+}
+
+static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, void *out)
+{
+	*(__u64 *)out = BPF_CORE_READ(vma, vm_flags);
+	return 0;
+}
+
+/*
+ * mprotect is reported only when it makes memory executable that was not,
+ * or makes executable memory writable: re-protecting code that stays as it
+ * was (a JIT flipping its own pages back) is not news.
+ */
+static __always_inline int enter_protect(__u16 type, unsigned long addr, unsigned long len,
+					 __u32 prot, __u32 pkey)
+{
+	__u64 id, old = WS_VM_UNKNOWN;
+
+	if (!(prot & PROT_EXEC))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	if (!lookup_target(id >> 32))
+		return 0;
+	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_flags_cb, &old, 0);
+	if (old != WS_VM_UNKNOWN && (old & VM_EXEC) &&
+	    !((prot & PROT_WRITE) && !(old & VM_WRITE)))
+		return 0;
+	return stash_mem(type, addr, len, prot, pkey, -1, 0, old, id);
+}
+
+SEC("tp/syscalls/sys_enter_mprotect")
+int enter_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_protect(EV_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_exit_mprotect")
+int exit_mprotect(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_mem(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_pkey_mprotect")
+int enter_pkey_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_protect(EV_PKEY_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2],
+			     ctx->args[3]);
+}
+
+SEC("tp/syscalls/sys_exit_pkey_mprotect")
+int exit_pkey_mprotect(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_mem(ctx->ret);
+}
+
+/* ---- exec ---- */
+
+static __always_inline int enter_exec(const char *filename, const char *const *argv,
+				      __s32 dfd, __u32 at_flags, __u32 flags)
+{
+	__u32 zero = 0, tid, argc = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ev_exec *e;
+	const char *arg;
+	int i;
+
+	if (!lookup_target(id >> 32))
+		return 0;
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
+	e->hdr.ip = user_ip();
+	e->dfd = dfd;
+	e->at_flags = at_flags;
+	e->flags = flags;
+	e->image[0] = 0;
+	bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+
+	for (i = 0; i < WS_MAX_ARGS; i++) {
+		e->argv[i][0] = 0;
+		if (argc < i || bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			continue;
+		bpf_probe_read_user_str(e->argv[i], WS_ARG_LEN, arg);
+		argc++;
+	}
+	for (i = WS_MAX_ARGS; i < WS_MAX_ARGC_COUNTED && argc == i; i++) {
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			break;
+		argc++;
+	}
+	e->argc = argc;
+
+	tid = (__u32)id;
+	if (bpf_map_update_elem(&exec_stash, &tid, e, BPF_ANY))
+		count_drop(WS_DROP_STASH);
+	return 0;
+}
+
+/* A failed exec returns to the old image: report it from the stash. */
+static __always_inline int exit_exec(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ev_exec *e = bpf_map_lookup_elem(&exec_stash, &tid);
+
+	if (!e)
+		return 0;
+	if (ret < 0)
+		submit_stashed(e, sizeof(*e), EV_EXEC, ret);
+	bpf_map_delete_elem(&exec_stash, &tid);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_execve")
+int enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_exec((const char *)ctx->args[0], (const char *const *)ctx->args[1],
+			  -100 /* AT_FDCWD */, 0, 0);
+}
+
+SEC("tp/syscalls/sys_exit_execve")
+int exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_exec(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_execveat")
+int enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_exec((const char *)ctx->args[1], (const char *const *)ctx->args[2],
+			  (__s32)ctx->args[0], ctx->args[4], WS_EXEC_AT);
+}
+
+SEC("tp/syscalls/sys_exit_execveat")
+int exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_exec(ctx->ret);
+}
+
+/*
+ * A successful exec: the new image is in place (comm already renamed).
+ * old_pid is the tid that called exec, which keys the stash even when a
+ * secondary thread exec'd and took over the leader's pid.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 key = old_pid;
+	struct ev_exec *e, *stashed;
+
+	if (!lookup_target(id >> 32))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(EV_EXEC);
+		bpf_map_delete_elem(&exec_stash, &key);
+		return 0;
+	}
+	stashed = bpf_map_lookup_elem(&exec_stash, &key);
+	if (stashed) {
+		bpf_probe_read_kernel(e, sizeof(*e), stashed);
+		bpf_map_delete_elem(&exec_stash, &key);
+	} else {
+		__builtin_memset(e, 0, sizeof(e->hdr) + 16);
+		e->filename[0] = 0;
+		for (int i = 0; i < WS_MAX_ARGS; i++)
+			e->argv[i][0] = 0;
+		e->flags = WS_EXEC_NO_ENTER;
+	}
+	/* the header describes the task as it is now, in its new image */
+	{
+		__u64 ip = stashed ? e->hdr.ip : 0;
+
+		fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
+		e->hdr.ip = ip;
+	}
+	bpf_probe_read_kernel_str(e->image, sizeof(e->image), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- connect ---- */
+
+static __always_inline __u16 socket_type(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+
+	if (fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(sock, type);
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	const void *uaddr = (const void *)ctx->args[1];
+	__u32 addrlen = ctx->args[2], tid = (__u32)id;
+	struct ev_connect c = {};
+
+	if (!lookup_target(id >> 32))
+		return 0;
+	fill_hdr(&c.hdr, EV_CONNECT, sizeof(c), id);
+	c.hdr.ip = user_ip();
+	c.fd = (__s32)ctx->args[0];
+	c.addrlen = addrlen;
+	c.sock_type = socket_type(c.fd);
+	if (addrlen >= 2)
+		bpf_probe_read_user(&c.family, sizeof(c.family), uaddr);
+
+	if (c.family == AF_INET && addrlen >= 8) {
+		__u16 port;
+
+		bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
+		c.port = bpf_ntohs(port);
+		bpf_probe_read_user(c.addr, 4, uaddr + 4);
+	} else if (c.family == AF_INET6 && addrlen >= 24) {
+		__u16 port;
+
+		bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
+		c.port = bpf_ntohs(port);
+		bpf_probe_read_user(c.addr, 16, uaddr + 8);
+	} else if (c.family == AF_UNIX && addrlen > 2) {
+		/* the whole sun_path; near the end of a mapping only the string part is readable */
+		if (bpf_probe_read_user(c.path, sizeof(c.path), uaddr + 2))
+			bpf_probe_read_user_str(c.path, sizeof(c.path), uaddr + 2);
+	}
+	if (bpf_map_update_elem(&connect_stash, &tid, &c, BPF_ANY))
+		count_drop(WS_DROP_STASH);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ev_connect *c = bpf_map_lookup_elem(&connect_stash, &tid);
+
+	if (!c)
+		return 0;
+	if (ctx->ret == -ENOTSOCK)
+		c->sock_type = 0;
+	submit_stashed(c, sizeof(*c), EV_CONNECT, ctx->ret);
+	bpf_map_delete_elem(&connect_stash, &tid);
+	return 0;
+}
+
+/* ---- memfd_create ---- */
+
+SEC("tp/syscalls/sys_enter_memfd_create")
+int enter_memfd_create(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ev_memfd m = {};
+
+	if (!lookup_target(id >> 32))
+		return 0;
+	fill_hdr(&m.hdr, EV_MEMFD, sizeof(m), id);
+	m.hdr.ip = user_ip();
+	m.flags = ctx->args[1];
+	bpf_probe_read_user_str(m.name, sizeof(m.name), (const char *)ctx->args[0]);
+	if (bpf_map_update_elem(&memfd_stash, &tid, &m, BPF_ANY))
+		count_drop(WS_DROP_STASH);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_memfd_create")
+int exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ev_memfd *m = bpf_map_lookup_elem(&memfd_stash, &tid);
+
+	if (!m)
+		return 0;
+	submit_stashed(m, sizeof(*m), EV_MEMFD, ctx->ret);
+	bpf_map_delete_elem(&memfd_stash, &tid);
+	return 0;
+}
+
+/* ---- process lifetime ---- */
+
+/*
+ * Runs in the parent before the child is first scheduled, so a child of a
+ * target is in the set before it can execute a single instruction.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct target *t = lookup_target(id >> 32);
+	struct ev_fork *f;
+	__u32 child_tgid, flags = 0;
+
+	if (!t)
+		return 0;
+	child_tgid = BPF_CORE_READ(child, tgid);
+	if (child_tgid == (id >> 32)) {
+		flags |= WS_FORK_THREAD;
+	} else if (follow_children) {
+		struct target nt = {
+			.start_ticks = BPF_CORE_READ(child, start_boottime) / NS_PER_TICK,
+			.root_tgid = t->root_tgid,
+		};
+
+		if (bpf_map_update_elem(&targets, &child_tgid, &nt, BPF_ANY))
+			count_drop(EV_FORK);
+	}
+	f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+	if (!f) {
+		count_drop(EV_FORK);
+		return 0;
+	}
+	fill_hdr(&f->hdr, EV_FORK, sizeof(*f), id);
+	f->child_tgid = child_tgid;
+	f->child_tid = BPF_CORE_READ(child, pid);
+	f->flags = flags;
+	f->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&f->child_comm, child, comm);
+	bpf_ringbuf_submit(f, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct ev_exit *x;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	/* a thread killed mid-syscall must not leave an entry a later tid could pick up */
+	bpf_map_delete_elem(&mem_stash, &tid);
+	bpf_map_delete_elem(&exec_stash, &tid);
+	bpf_map_delete_elem(&connect_stash, &tid);
+	bpf_map_delete_elem(&memfd_stash, &tid);
+	/* do_exit() has already decremented signal->live: zero means the whole process is gone */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	bpf_map_delete_elem(&targets, &tgid);
+	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	if (!x) {
+		count_drop(EV_EXIT);
+		return 0;
+	}
+	fill_hdr(&x->hdr, EV_EXIT, sizeof(*x), id);
+	x->exit_code = BPF_CORE_READ(task, exit_code);
+	x->_pad = 0;
+	bpf_ringbuf_submit(x, 0);
+	return 0;
+}
+
+/* ---- syscall frequency (optional: attached only when counting is on) ---- */
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(count_syscall, struct pt_regs *regs, long nr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 key = nr;
+	__u64 *n;
+
+	if (key >= WS_MAX_SYSCALLS || !bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	n = bpf_map_lookup_elem(&syscall_counts, &key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return 0;
+}

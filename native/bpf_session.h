@@ -1,0 +1,98 @@
+// A loaded and attached wasmshark BPF object: open -> configure -> load ->
+// attach, then target-set updates, counters and ring buffer access.
+// Plain C++ over libbpf; nothing here knows about Node.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+struct bpf_link;
+struct bpf_map;
+struct ring_buffer;
+
+namespace wasmshark {
+
+// An error from the kernel or libbpf, carrying the errno it came with.
+class BpfError : public std::runtime_error {
+ public:
+  BpfError(const std::string& message, int err) : std::runtime_error(message), err_(err) {}
+  int err() const { return err_; }
+
+ private:
+  int err_;
+};
+
+struct SessionOptions {
+  std::string object_path;
+  bool count_syscalls = false;
+  bool follow_children = true;
+  uint32_t ringbuf_bytes = 8u << 20;  // power of two, multiple of the page size
+};
+
+// Called for every record drained from the ring buffer, on the polling thread.
+using RecordSink = std::function<void(const void* data, size_t size)>;
+
+struct ProgramInfo {
+  std::string name;
+  uint32_t prog_id;
+  uint32_t link_id;  // 0 when not attached
+};
+
+class BpfSession {
+ public:
+  // Opens, configures, loads and attaches. Throws BpfError; nothing stays
+  // loaded when it does.
+  explicit BpfSession(const SessionOptions& options);
+  ~BpfSession();
+  BpfSession(const BpfSession&) = delete;
+  BpfSession& operator=(const BpfSession&) = delete;
+
+  void AddTarget(uint32_t tgid, uint64_t start_ticks, uint32_t root_tgid);
+  void RemoveTarget(uint32_t tgid);
+  bool HasTarget(uint32_t tgid) const;
+  std::vector<uint32_t> Targets() const;
+
+  // Per-event-type drop counters, summed over CPUs (index = enum ev_type).
+  std::vector<uint64_t> Drops() const;
+  // Syscall entry counts of the target set, index = syscall number.
+  std::vector<uint64_t> SyscallCounts() const;
+  std::vector<ProgramInfo> Programs() const;
+
+  // Ring buffer: set where records go, then poll from one thread.
+  void SetSink(RecordSink sink) { sink_ = std::move(sink); }
+  int EpollFd() const;
+  // Drain whatever is in the ring buffer now; returns records consumed or -errno.
+  int Consume();
+  // Detach every program: no new records after this returns.
+  void Detach();
+
+ private:
+  void Close();
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  bpf_object* obj_ = nullptr;
+  mutable std::mutex links_mu_;  // Detach() runs on the polling thread
+  std::vector<bpf_link*> links_;
+  bpf_map* targets_ = nullptr;
+  bpf_map* drops_ = nullptr;
+  bpf_map* syscall_counts_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  RecordSink sink_;
+  int ncpus_ = 1;
+};
+
+// Routes libbpf's log into a buffer the addon hands to JS after each call.
+struct LogLine {
+  int level;  // enum libbpf_print_level
+  std::string text;
+};
+void CaptureLibbpfLog(bool debug);
+std::vector<LogLine> TakeLibbpfLog();
+
+}  // namespace wasmshark
