@@ -33,7 +33,9 @@ enum ev_type {
 
 /* ev_exec.flags */
 #define WS_EXEC_AT 0x1        /* execveat() rather than execve() */
-#define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename and argv are unknown */
+#define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename is the kernel's */
+#define WS_EXEC_ARGS_RAW 0x4  /* argv holds the new image's argument block (args_len bytes of
+                                 NUL-separated strings) rather than one string per slot */
 
 /* ev_fork.flags */
 #define WS_FORK_THREAD 0x1    /* CLONE_THREAD: a thread of the same process */
@@ -75,6 +77,8 @@ struct ev_exec {
 	__u32 at_flags;         /* execveat flags */
 	__u32 argc;             /* arguments counted, up to the read limit; argv holds the first WS_MAX_ARGS */
 	__u32 flags;            /* WS_EXEC_* */
+	__u32 args_len;         /* WS_EXEC_ARGS_RAW: bytes of argv used */
+	__u32 _pad;
 	char filename[WS_PATH_LEN];         /* as passed by the caller */
 	char image[WS_PATH_LEN];            /* binprm filename of the new image, on success */
 	char argv[WS_MAX_ARGS][WS_ARG_LEN];

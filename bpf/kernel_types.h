@@ -44,6 +44,11 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+};
+
 struct signal_struct {
 	atomic_t live;
 };
@@ -56,6 +61,7 @@ struct task_struct {
 	char comm[16];
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
+	struct mm_struct *mm;
 	struct files_struct *files;
 	struct signal_struct *signal;
 };
@@ -67,6 +73,7 @@ struct vm_area_struct {
 };
 
 struct linux_binprm {
+	int argc;
 	const char *filename;
 };
 

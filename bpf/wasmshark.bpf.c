@@ -67,14 +67,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct ev_exec);
-} exec_stash SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
@@ -89,12 +81,33 @@ struct {
 	__type(value, struct ev_memfd);
 } memfd_stash SEC(".maps");
 
+/*
+ * The exec record as stashed between entry and result, with the caller's
+ * pointers: right after fork the caller's strings may sit in pages the child
+ * has not touched yet, which BPF cannot fault in. The kernel faults them in
+ * while it executes the call, so a failed exec reads them again at exit, and
+ * a successful one takes argv from the new image's stack.
+ */
+struct exec_stash {
+	struct ev_exec ev;
+	__u64 filename_ptr;
+	__u64 argv_ptr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct exec_stash);
+} exec_stash SEC(".maps");
+
 /* ev_exec is too large for the BPF stack: it is built here, then stashed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ev_exec);
+	__type(value, struct exec_stash);
 } exec_scratch SEC(".maps");
 
 static __always_inline void count_drop(__u32 kind)
@@ -285,30 +298,14 @@ int exit_pkey_mprotect(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- exec ---- */
 
-static __always_inline int enter_exec(const char *filename, const char *const *argv,
-				      __s32 dfd, __u32 at_flags, __u32 flags)
+/* argv from the caller's array of pointers; returns how many were counted. */
+static __always_inline __u32 read_argv_ptrs(struct ev_exec *e, const char *const *argv)
 {
-	__u32 zero = 0, tid, argc = 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ev_exec *e;
 	const char *arg;
+	__u32 argc = 0;
 	int i;
 
-	if (!lookup_target(id >> 32))
-		return 0;
-	e = bpf_map_lookup_elem(&exec_scratch, &zero);
-	if (!e)
-		return 0;
-	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
-	e->hdr.ip = user_ip();
-	e->dfd = dfd;
-	e->at_flags = at_flags;
-	e->flags = flags;
-	e->image[0] = 0;
-	bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
-
 	for (i = 0; i < WS_MAX_ARGS; i++) {
-		e->argv[i][0] = 0;
 		if (argc < i || bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 			continue;
 		bpf_probe_read_user_str(e->argv[i], WS_ARG_LEN, arg);
@@ -319,10 +316,59 @@ static __always_inline int enter_exec(const char *filename, const char *const *a
 			break;
 		argc++;
 	}
-	e->argc = argc;
+	return argc;
+}
+
+/*
+ * argv as the new image received it: the NUL-separated block the kernel
+ * copied to the new stack, from mm->arg_start. One read, no parsing here.
+ */
+static __always_inline void read_new_args(struct ev_exec *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long n = BPF_CORE_READ(task, mm, arg_end) - start;
+	const unsigned long room = sizeof(e->argv) - 1; /* a power of two, less one */
+
+	if (n > room)
+		n = room;
+	n &= room;
+	if (bpf_probe_read_user(e->argv, n, (const void *)start))
+		n = 0;
+	e->args_len = n;
+	e->flags |= WS_EXEC_ARGS_RAW;
+}
+
+static __always_inline int enter_exec(const char *filename, const char *const *argv,
+				      __s32 dfd, __u32 at_flags, __u32 flags)
+{
+	__u32 zero = 0, tid;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct exec_stash *s;
+	struct ev_exec *e;
+
+	if (!lookup_target(id >> 32))
+		return 0;
+	s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s)
+		return 0;
+	e = &s->ev;
+	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
+	e->hdr.ip = user_ip();
+	e->dfd = dfd;
+	e->at_flags = at_flags;
+	e->flags = flags;
+	e->args_len = 0;
+	e->_pad = 0;
+	e->image[0] = 0;
+	e->filename[0] = 0;
+	bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	e->argc = read_argv_ptrs(e, argv);
+	s->filename_ptr = (__u64)filename;
+	s->argv_ptr = (__u64)argv;
 
 	tid = (__u32)id;
-	if (bpf_map_update_elem(&exec_stash, &tid, e, BPF_ANY))
+	if (bpf_map_update_elem(&exec_stash, &tid, s, BPF_ANY))
 		count_drop(WS_DROP_STASH);
 	return 0;
 }
@@ -331,12 +377,18 @@ static __always_inline int enter_exec(const char *filename, const char *const *a
 static __always_inline int exit_exec(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ev_exec *e = bpf_map_lookup_elem(&exec_stash, &tid);
+	struct exec_stash *s = bpf_map_lookup_elem(&exec_stash, &tid);
 
-	if (!e)
+	if (!s)
 		return 0;
-	if (ret < 0)
-		submit_stashed(e, sizeof(*e), EV_EXEC, ret);
+	if (ret < 0) {
+		if (s->ev.filename[0] == 0)
+			bpf_probe_read_user_str(s->ev.filename, sizeof(s->ev.filename),
+						(const char *)s->filename_ptr);
+		if (s->ev.argc == 0 || s->ev.argv[0][0] == 0)
+			s->ev.argc = read_argv_ptrs(&s->ev, (const char *const *)s->argv_ptr);
+		submit_stashed(&s->ev, sizeof(s->ev), EV_EXEC, ret);
+	}
 	bpf_map_delete_elem(&exec_stash, &tid);
 	return 0;
 }
@@ -375,9 +427,10 @@ int exit_execveat(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), ip = 0;
 	__u32 key = old_pid;
-	struct ev_exec *e, *stashed;
+	struct exec_stash *stashed;
+	struct ev_exec *e;
 
 	if (!lookup_target(id >> 32))
 		return 0;
@@ -389,23 +442,25 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 	stashed = bpf_map_lookup_elem(&exec_stash, &key);
 	if (stashed) {
-		bpf_probe_read_kernel(e, sizeof(*e), stashed);
+		bpf_probe_read_kernel(e, sizeof(*e), &stashed->ev);
+		ip = stashed->ev.hdr.ip;
 		bpf_map_delete_elem(&exec_stash, &key);
 	} else {
-		__builtin_memset(e, 0, sizeof(e->hdr) + 16);
-		e->filename[0] = 0;
-		for (int i = 0; i < WS_MAX_ARGS; i++)
-			e->argv[i][0] = 0;
+		e->dfd = -100;
+		e->at_flags = 0;
 		e->flags = WS_EXEC_NO_ENTER;
+		e->_pad = 0;
+		e->filename[0] = 0;
 	}
 	/* the header describes the task as it is now, in its new image */
-	{
-		__u64 ip = stashed ? e->hdr.ip : 0;
-
-		fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
-		e->hdr.ip = ip;
-	}
+	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
+	e->hdr.ip = ip;
 	bpf_probe_read_kernel_str(e->image, sizeof(e->image), BPF_CORE_READ(bprm, filename));
+	/* for a plain execve the kernel's copy of the path is the caller's path */
+	if (e->filename[0] == 0 && !(e->flags & WS_EXEC_AT))
+		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	read_new_args(e);
+	e->argc = BPF_CORE_READ(bprm, argc);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

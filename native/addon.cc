@@ -183,13 +183,21 @@ class Session : public Napi::ObjectWrap<Session> {
   void Finish(Napi::Env env) {
     if (poller_) poller_->Join();
     poller_.reset();
-    session_.reset();
+    Unload();
     state_ = State::kStopped;
     DeliverLog(env, TakeLibbpfLog());
     for (Napi::Promise::Deferred& d : pending_stops_) d.Resolve(env.Undefined());
     pending_stops_.clear();
     on_error_.Reset();
     Unref();
+  }
+
+  // The counters stay readable after the session is gone: they are final then.
+  void Unload() {
+    if (!session_) return;
+    final_drops_ = session_->Drops();
+    final_syscalls_ = session_->SyscallCounts();
+    session_.reset();
   }
 
   // stop(): detach everything, deliver what is still in the ring buffer, then
@@ -199,7 +207,7 @@ class Session : public Napi::ObjectWrap<Session> {
     Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
     switch (state_) {
       case State::kLoaded:
-        session_.reset();
+        Unload();
         state_ = State::kStopped;
         DeliverLog(env, TakeLibbpfLog());
         deferred.Resolve(env.Undefined());
@@ -259,13 +267,11 @@ class Session : public Napi::ObjectWrap<Session> {
   }
 
   Napi::Value Drops(const Napi::CallbackInfo& info) {
-    Live(info);
-    return ToArray(info.Env(), session_->Drops());
+    return ToArray(info.Env(), session_ ? session_->Drops() : final_drops_);
   }
 
   Napi::Value SyscallCounts(const Napi::CallbackInfo& info) {
-    Live(info);
-    return ToArray(info.Env(), session_->SyscallCounts());
+    return ToArray(info.Env(), session_ ? session_->SyscallCounts() : final_syscalls_);
   }
 
   Napi::Value Programs(const Napi::CallbackInfo& info) {
@@ -289,6 +295,8 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::FunctionReference log_;
   Napi::FunctionReference on_error_;
   std::vector<Napi::Promise::Deferred> pending_stops_;
+  std::vector<uint64_t> final_drops_;
+  std::vector<uint64_t> final_syscalls_;
   State state_ = State::kLoaded;
 };
 

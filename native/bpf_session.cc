@@ -22,7 +22,7 @@ static_assert(offsetof(ev_hdr, ts_ns) == 8 && offsetof(ev_hdr, ip) == 32 &&
               "ev_hdr offsets changed: update layout.ts");
 static_assert(sizeof(ev_mem) == 112 && offsetof(ev_mem, result) == 88,
               "ev_mem layout changed: update layout.ts");
-static_assert(sizeof(ev_exec) == 56 + 16 + 2 * WS_PATH_LEN + WS_MAX_ARGS * WS_ARG_LEN,
+static_assert(sizeof(ev_exec) == 56 + 24 + 2 * WS_PATH_LEN + WS_MAX_ARGS * WS_ARG_LEN,
               "ev_exec layout changed: update layout.ts");
 static_assert(sizeof(ev_connect) == 200 && offsetof(ev_connect, addr) == 72 &&
                   offsetof(ev_connect, path) == 88,

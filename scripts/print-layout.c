@@ -1,0 +1,36 @@
+/* Prints the record layout of bpf/events.h as JSON, for test/10.decode.test.ts. */
+#include <linux/types.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../bpf/events.h"
+
+#define F(type, field) printf("\"%s.%s\": %zu,\n", #type, #field, offsetof(struct type, field))
+#define S(type) printf("\"%s\": %zu,\n", #type, sizeof(struct type))
+
+int main(void)
+{
+	printf("{\n");
+	S(ev_hdr); F(ev_hdr, type); F(ev_hdr, size); F(ev_hdr, tid); F(ev_hdr, ts_ns);
+	F(ev_hdr, tgid); F(ev_hdr, ppid); F(ev_hdr, uid); F(ev_hdr, ret); F(ev_hdr, ip); F(ev_hdr, comm);
+	S(ev_mem); F(ev_mem, addr); F(ev_mem, len); F(ev_mem, off); F(ev_mem, old_flags);
+	F(ev_mem, result); F(ev_mem, prot); F(ev_mem, flags); F(ev_mem, fd);
+	S(ev_exec); F(ev_exec, dfd); F(ev_exec, at_flags); F(ev_exec, argc); F(ev_exec, flags); F(ev_exec, args_len);
+	F(ev_exec, filename); F(ev_exec, image); F(ev_exec, argv);
+	S(ev_connect); F(ev_connect, fd); F(ev_connect, family); F(ev_connect, port);
+	F(ev_connect, sock_type); F(ev_connect, addrlen); F(ev_connect, addr); F(ev_connect, path);
+	S(ev_memfd); F(ev_memfd, flags); F(ev_memfd, name);
+	S(ev_fork); F(ev_fork, child_tgid); F(ev_fork, child_tid); F(ev_fork, flags); F(ev_fork, child_comm);
+	S(ev_exit); F(ev_exit, exit_code);
+	printf("\"EV_MMAP\": %d, \"EV_MPROTECT\": %d, \"EV_PKEY_MPROTECT\": %d, \"EV_EXEC\": %d,\n",
+	       EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT, EV_EXEC);
+	printf("\"EV_CONNECT\": %d, \"EV_MEMFD\": %d, \"EV_FORK\": %d, \"EV_EXIT\": %d, \"EV_TYPE_MAX\": %d,\n",
+	       EV_CONNECT, EV_MEMFD, EV_FORK, EV_EXIT, EV_TYPE_MAX);
+	printf("\"WS_COMM_LEN\": %d, \"WS_PATH_LEN\": %d, \"WS_MAX_ARGS\": %d, \"WS_ARG_LEN\": %d,\n",
+	       WS_COMM_LEN, WS_PATH_LEN, WS_MAX_ARGS, WS_ARG_LEN);
+	printf("\"WS_SUN_PATH_LEN\": %d, \"WS_MAX_SYSCALLS\": %d, \"WS_DROP_STASH\": %d,\n",
+	       WS_SUN_PATH_LEN, WS_MAX_SYSCALLS, WS_DROP_STASH);
+	printf("\"WS_EXEC_AT\": %d, \"WS_EXEC_NO_ENTER\": %d, \"WS_EXEC_ARGS_RAW\": %d, \"WS_FORK_THREAD\": %d\n}\n",
+	       WS_EXEC_AT, WS_EXEC_NO_ENTER, WS_EXEC_ARGS_RAW, WS_FORK_THREAD);
+	return 0;
+}

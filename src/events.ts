@@ -1,0 +1,136 @@
+/**
+ * The typed event stream every source produces and the rules consume.
+ * Kernel records (src/sources/bpf) and /proc observations (src/sources/proc)
+ * both become RuntimeEvents.
+ */
+
+/** Fields every kernel event carries about the task that caused it. */
+export interface TaskInfo {
+  /** Process id (tgid). */
+  pid: number;
+  /** Thread id. */
+  tid: number;
+  /** Parent's process id. */
+  ppid: number;
+  uid: number;
+  /** Task name (comm), as the process set it: attacker-controlled text. */
+  comm: string;
+  /** CLOCK_MONOTONIC nanoseconds (same clock as process.hrtime.bigint()). */
+  timeNs: bigint;
+  /** User-space instruction pointer of the syscall (0 when unknown). */
+  ip: number;
+}
+
+export interface MmapEvent extends TaskInfo {
+  kind: 'mmap';
+  addr: number;
+  length: number;
+  prot: number;
+  flags: number;
+  fd: number;
+  offset: number;
+  /** Mapped address, or -errno. */
+  result: number;
+  ok: boolean;
+}
+
+export interface MprotectEvent extends TaskInfo {
+  kind: 'mprotect';
+  syscall: 'mprotect' | 'pkey_mprotect';
+  addr: number;
+  length: number;
+  prot: number;
+  pkey: number;
+  /** vm_flags of the mapping before the call (VM_READ 1, VM_WRITE 2, VM_EXEC 4), null if unknown. */
+  oldFlags: number | null;
+  /** 0 or -errno. */
+  result: number;
+  ok: boolean;
+}
+
+export interface ExecEvent extends TaskInfo {
+  kind: 'exec';
+  syscall: 'execve' | 'execveat';
+  /** Path as passed to exec ('' for fexecve-style execveat on an fd). */
+  filename: string;
+  /** The first arguments (at most 8, each cut at 127 bytes). */
+  argv: string[];
+  /** How many arguments there were (counted up to 64). */
+  argc: number;
+  /** Path of the new image on success (e.g. /dev/fd/3 for an fd exec). */
+  image: string;
+  dfd: number;
+  atFlags: number;
+  /** False when the exec began before the process was followed (filename/argv unknown). */
+  entrySeen: boolean;
+  ok: boolean;
+  /** 0 or -errno. */
+  result: number;
+}
+
+export type SocketFamily = 'inet' | 'inet6' | 'unix' | 'other';
+export type SocketType = 'stream' | 'dgram' | 'raw' | 'seqpacket' | 'unknown';
+
+export interface ConnectEvent extends TaskInfo {
+  kind: 'connect';
+  fd: number;
+  family: SocketFamily;
+  /** The raw address family number. */
+  familyNumber: number;
+  socketType: SocketType;
+  /** Dotted IPv4, RFC 5952 IPv6, or '' for other families. */
+  address: string;
+  port: number;
+  /** AF_UNIX path; abstract names are shown with a leading '@'. */
+  path: string;
+  /** 0, -EINPROGRESS for a non-blocking connect under way, or -errno. */
+  result: number;
+  ok: boolean;
+}
+
+export interface MemfdEvent extends TaskInfo {
+  kind: 'memfd';
+  name: string;
+  flags: number;
+  /** The new fd, or -errno. */
+  result: number;
+  ok: boolean;
+}
+
+export interface ForkEvent extends TaskInfo {
+  kind: 'fork';
+  childPid: number;
+  childTid: number;
+  /** A thread of the same process rather than a new process. */
+  thread: boolean;
+  childComm: string;
+}
+
+export interface ExitEvent extends TaskInfo {
+  kind: 'exit';
+  /** Exit status when it exited normally, else null. */
+  exitCode: number | null;
+  /** Signal number that killed it, else null. */
+  signal: number | null;
+}
+
+export type KernelEvent =
+  | MmapEvent
+  | MprotectEvent
+  | ExecEvent
+  | ConnectEvent
+  | MemfdEvent
+  | ForkEvent
+  | ExitEvent;
+
+export type KernelEventKind = KernelEvent['kind'];
+
+/** Linux protection bits. */
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+
+/** vm_flags bits reported in MprotectEvent.oldFlags. */
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;

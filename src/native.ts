@@ -1,0 +1,66 @@
+/**
+ * Finds the native addon and the precompiled BPF object that ship with the
+ * package: a prebuild for this platform first, then a local build.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Package root: this file lives in src/ (tests) or dist/ (published). */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+export const BPF_OBJECT_PATH = path.join(PACKAGE_ROOT, 'bpf', 'wasmshark.bpf.o');
+
+export interface NativeProgram {
+  name: string;
+  progId: number;
+  linkId: number;
+}
+
+export interface NativeSessionOptions {
+  objectPath: string;
+  countSyscalls?: boolean;
+  followChildren?: boolean;
+  ringbufBytes?: number;
+  debug?: boolean;
+  log?: (level: string, message: string) => void;
+}
+
+/** The addon's Session class (native/addon.cc). */
+export interface NativeSession {
+  start(onBatch: (batch: Buffer) => void, onError: (err: Error) => void): void;
+  stop(): Promise<void>;
+  addTarget(pid: number, startTicks: number, rootPid?: number): void;
+  removeTarget(pid: number): void;
+  hasTarget(pid: number): boolean;
+  targets(): number[];
+  drops(): number[];
+  syscallCounts(): number[];
+  programs(): NativeProgram[];
+}
+
+export interface NativeAddon {
+  Session: new (options: NativeSessionOptions) => NativeSession;
+}
+
+let addon: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  if (process.platform !== 'linux') {
+    throw new Error(`wasmshark's eBPF probes need Linux; this is ${process.platform} (use --no-bpf on Linux only)`);
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(PACKAGE_ROOT);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(
+      `cannot load the wasmshark native addon for linux-${process.arch} (node ${process.versions.node}): ${reason}; ` +
+        'build it with `npm run build:native` (needs g++, make and python3)',
+    );
+  }
+  if (!fs.existsSync(BPF_OBJECT_PATH)) {
+    throw new Error(`the precompiled BPF object is missing at ${BPF_OBJECT_PATH}; reinstall wasmshark`);
+  }
+  return addon;
+}

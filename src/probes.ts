@@ -1,0 +1,223 @@
+/**
+ * The low-level eBPF API: load and attach the probes, choose which processes
+ * they follow, receive typed kernel events, read the counters, stop.
+ *
+ *   const probes = startProbes();
+ *   probes.on('event', (e) => console.log(e.kind, e.pid));
+ *   probes.addTarget(pid);
+ *   ...
+ *   await probes.stop();
+ */
+import { EventEmitter } from 'events';
+import type { KernelEvent, KernelEventKind } from './events';
+import { BPF_OBJECT_PATH, loadAddon, type NativeProgram, type NativeSession } from './native';
+import { readStat } from './proc/stat';
+import { decodeBatch } from './sources/bpf/decode';
+import { DROP_STASH, EV } from './sources/bpf/layout';
+
+export interface ProbeOptions {
+  /**
+   * Count every syscall of the followed processes (exact, in the kernel).
+   * Adds one BPF program run to every syscall on the machine; see README "Cost".
+   */
+  countSyscalls?: boolean;
+  /** Follow children as they are forked (default true). */
+  followChildren?: boolean;
+  /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
+  ringBufferBytes?: number;
+  /** Receives libbpf's messages. */
+  log?: (level: 'warn' | 'info' | 'debug', message: string) => void;
+  /** Also pass libbpf's debug messages to `log`. */
+  debug?: boolean;
+}
+
+export interface DropCounts {
+  /** Events lost because the ring buffer was full, by kind. */
+  byKind: Record<KernelEventKind, number>;
+  /** Syscall arguments lost between entry and exit (stash map full). */
+  stash: number;
+  total: number;
+}
+
+export interface ProbeEvents {
+  event: [KernelEvent];
+  /** Every decoded batch at once: cheaper than 'event' for high rates. */
+  batch: [KernelEvent[]];
+  error: [Error];
+}
+
+/** An error from loading, attaching or the kernel, with the errno behind it. */
+export class ProbeError extends Error {
+  errno?: number;
+  code?: string;
+  /** libbpf's own explanation (verifier or attach messages), when it gave one. */
+  details?: string;
+
+  constructor(message: string, cause?: { errno?: number; code?: string; details?: string }) {
+    super(message);
+    this.name = 'ProbeError';
+    this.errno = cause?.errno;
+    this.code = cause?.code;
+    this.details = cause?.details;
+  }
+}
+
+const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
+  [EV.MMAP, 'mmap'],
+  [EV.MPROTECT, 'mprotect'],
+  [EV.PKEY_MPROTECT, 'mprotect'],
+  [EV.EXEC, 'exec'],
+  [EV.CONNECT, 'connect'],
+  [EV.MEMFD, 'memfd'],
+  [EV.FORK, 'fork'],
+  [EV.EXIT, 'exit'],
+];
+
+const DEFAULT_RINGBUF = 8 << 20;
+
+function checkOptions(options: ProbeOptions): Required<Pick<ProbeOptions, 'ringBufferBytes'>> {
+  const size = options.ringBufferBytes ?? DEFAULT_RINGBUF;
+  if (!Number.isInteger(size) || size < 4096 || size > 1 << 30 || (size & (size - 1)) !== 0) {
+    throw new RangeError(`ringBufferBytes must be a power of two between 4096 and 1 GiB, got ${size}`);
+  }
+  return { ringBufferBytes: size };
+}
+
+function toProbeError(err: unknown): ProbeError {
+  if (err instanceof ProbeError) return err;
+  const e = err as { message?: string; errno?: number; code?: string; details?: string };
+  return new ProbeError(String(e?.message ?? err), e);
+}
+
+export class Probes extends EventEmitter<ProbeEvents> {
+  /** Milliseconds from the start of loading to the probes being attached. */
+  readonly attachMs: number;
+  /** Events decoded and emitted so far. */
+  delivered = 0;
+  /** Records that failed to decode (should stay 0; counted, never thrown). */
+  malformed = 0;
+
+  private readonly session: NativeSession;
+  private stopped: Promise<void> | null = null;
+
+  /** Use startProbes(). */
+  constructor(options: ProbeOptions = {}) {
+    super();
+    const { ringBufferBytes } = checkOptions(options);
+    const { Session } = loadAddon();
+    const started = process.hrtime.bigint();
+    try {
+      this.session = new Session({
+        objectPath: BPF_OBJECT_PATH,
+        countSyscalls: options.countSyscalls ?? false,
+        followChildren: options.followChildren ?? true,
+        ringbufBytes: ringBufferBytes,
+        debug: options.debug ?? false,
+        log: options.log as ((level: string, message: string) => void) | undefined,
+      });
+    } catch (err) {
+      throw toProbeError(err);
+    }
+    this.attachMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.session.start(
+      (batch) => this.onBatch(batch),
+      (err) => this.emit('error', toProbeError(err)),
+    );
+  }
+
+  private onBatch(batch: Buffer): void {
+    const { events, malformed } = decodeBatch(batch);
+    this.malformed += malformed;
+    this.delivered += events.length;
+    if (events.length === 0) return;
+    if (this.listenerCount('batch') > 0) this.emit('batch', events);
+    if (this.listenerCount('event') > 0) for (const e of events) this.emit('event', e);
+  }
+
+  private live(): NativeSession {
+    if (this.stopped) throw new ProbeError('probes are stopped');
+    return this.session;
+  }
+
+  /**
+   * Follow a process (and, by default, every process it creates from now on).
+   * Its start time is read now and checked in the kernel, so if the PID is
+   * reused by another process later, that process is not followed.
+   */
+  addTarget(pid: number, startTicks?: number): { pid: number; startTicks: number } {
+    const session = this.live();
+    if (!Number.isInteger(pid) || pid < 1) throw new RangeError(`pid must be a positive integer, got ${pid}`);
+    let ticks = startTicks;
+    if (ticks === undefined) {
+      const stat = readStat(pid);
+      if (!stat) throw new ProbeError(`no such process: ${pid}`, { errno: 3, code: 'ESRCH' });
+      ticks = stat.startTicks;
+    }
+    try {
+      session.addTarget(pid, ticks);
+    } catch (err) {
+      throw toProbeError(err);
+    }
+    return { pid, startTicks: ticks };
+  }
+
+  removeTarget(pid: number): void {
+    try {
+      this.live().removeTarget(pid);
+    } catch (err) {
+      throw toProbeError(err);
+    }
+  }
+
+  /** Whether the kernel is following pid right now (targets and their descendants). */
+  hasTarget(pid: number): boolean {
+    return this.live().hasTarget(pid);
+  }
+
+  /** Every pid the kernel is following right now. */
+  targets(): number[] {
+    return this.live().targets();
+  }
+
+  /** Counted losses since the probes started; final once stop() has resolved. */
+  drops(): DropCounts {
+    const raw = this.session.drops();
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0 };
+    for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
+    const stash = raw[DROP_STASH] ?? 0;
+    const total = Object.values(byKind).reduce((a, b) => a + b, 0) + stash;
+    return { byKind, stash, total };
+  }
+
+  /** Syscall number -> entries by the followed processes (empty unless countSyscalls); final after stop(). */
+  syscallCounts(): Map<number, number> {
+    const counts = new Map<number, number>();
+    this.session.syscallCounts().forEach((n, nr) => {
+      if (n > 0) counts.set(nr, n);
+    });
+    return counts;
+  }
+
+  /** The loaded programs with their kernel ids (for audits and tests). */
+  programs(): NativeProgram[] {
+    return this.stopped ? [] : this.session.programs();
+  }
+
+  /**
+   * Detach every probe, deliver the events still in the ring buffer, unload.
+   * Safe to call more than once; every call resolves once it is all done.
+   */
+  stop(): Promise<void> {
+    if (!this.stopped) this.stopped = this.session.stop();
+    return this.stopped;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped !== null;
+  }
+}
+
+/** Load and attach the probes. Throws ProbeError (with errno and code) when the kernel refuses. */
+export function startProbes(options: ProbeOptions = {}): Probes {
+  return new Probes(options);
+}

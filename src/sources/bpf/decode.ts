@@ -1,0 +1,315 @@
+/**
+ * Decodes the addon's batches of raw ring buffer records into KernelEvents.
+ * Every byte here comes from the kernel, but the strings in it (comm, paths,
+ * argv) were chosen by the monitored process: they are decoded leniently and
+ * never trusted to be well formed. A malformed record is skipped and counted,
+ * never thrown.
+ */
+import type {
+  ConnectEvent,
+  ExecEvent,
+  ExitEvent,
+  ForkEvent,
+  KernelEvent,
+  MemfdEvent,
+  MmapEvent,
+  MprotectEvent,
+  SocketFamily,
+  SocketType,
+  TaskInfo,
+} from '../../events';
+import {
+  ARG_LEN,
+  COMM_LEN,
+  CONNECT,
+  EV,
+  EXEC,
+  EXEC_ARGS_RAW,
+  EXEC_AT,
+  EXEC_NO_ENTER,
+  EXIT,
+  FORK,
+  FORK_THREAD,
+  FRAME_HEADER,
+  HDR,
+  MAX_ARGS,
+  MEM,
+  MEMFD,
+  PATH_LEN,
+  SUN_PATH_LEN,
+} from './layout';
+
+const RECORD_SIZE: Record<number, number> = {
+  [EV.MMAP]: MEM.size,
+  [EV.MPROTECT]: MEM.size,
+  [EV.PKEY_MPROTECT]: MEM.size,
+  [EV.EXEC]: EXEC.size,
+  [EV.CONNECT]: CONNECT.size,
+  [EV.MEMFD]: MEMFD.size,
+  [EV.FORK]: FORK.size,
+  [EV.EXIT]: EXIT.size,
+};
+
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const VM_UNKNOWN = 0xffffffffffffffffn;
+
+const SOCK_TYPES: Record<number, SocketType> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
+
+export interface DecodeResult {
+  events: KernelEvent[];
+  /** Records that could not be decoded (wrong size, unknown type, truncated frame). */
+  malformed: number;
+}
+
+/** A NUL-terminated string inside a fixed field; invalid UTF-8 becomes U+FFFD. */
+function cString(buf: Buffer, start: number, max: number): string {
+  const end = start + max;
+  let nul = buf.indexOf(0, start);
+  if (nul < 0 || nul > end) nul = end;
+  return buf.toString('utf8', start, nul);
+}
+
+/** Unsigned 64-bit as a number: exact below 2^53, which every user-space address is. */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x100000000;
+}
+
+/** Signed 64-bit as a number (mmap results: an address or -errno). */
+function s64(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * 0x100000000 + view.getUint32(at, true);
+}
+
+function taskInfo(buf: Buffer, view: DataView, at: number): TaskInfo {
+  return {
+    pid: view.getUint32(at + HDR.tgid, true),
+    tid: view.getUint32(at + HDR.tid, true),
+    ppid: view.getUint32(at + HDR.ppid, true),
+    uid: view.getUint32(at + HDR.uid, true),
+    comm: cString(buf, at + HDR.comm, COMM_LEN),
+    timeNs: view.getBigUint64(at + HDR.ts, true),
+    ip: u64(view, at + HDR.ip),
+  };
+}
+
+export function formatIPv4(bytes: Buffer, at: number): string {
+  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+}
+
+/** RFC 5952 text: lowercase, longest run of zero groups as '::', IPv4-mapped as ::ffff:a.b.c.d. */
+export function formatIPv6(bytes: Buffer, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(bytes.readUInt16BE(at + i * 2));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${formatIPv4(bytes, at + 12)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const head = hex.slice(0, bestStart).join(':');
+  const tail = hex.slice(bestStart + bestLen).join(':');
+  return `${head}::${tail}`;
+}
+
+function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapEvent | MprotectEvent {
+  const task = taskInfo(buf, view, at);
+  const result = s64(view, at + MEM.result);
+  const common = {
+    addr: u64(view, at + MEM.addr),
+    length: u64(view, at + MEM.len),
+    prot: view.getUint32(at + MEM.prot, true),
+    result,
+    ok: result >= 0 || result < -4095,
+  };
+  if (type === EV.MMAP) {
+    return {
+      ...task,
+      kind: 'mmap',
+      ...common,
+      flags: view.getUint32(at + MEM.flags, true),
+      fd: view.getInt32(at + MEM.fd, true),
+      offset: u64(view, at + MEM.off),
+    };
+  }
+  const old = view.getBigUint64(at + MEM.oldFlags, true);
+  return {
+    ...task,
+    kind: 'mprotect',
+    syscall: type === EV.MPROTECT ? 'mprotect' : 'pkey_mprotect',
+    ...common,
+    ok: result === 0,
+    pkey: type === EV.PKEY_MPROTECT ? view.getInt32(at + MEM.flags, true) : -1,
+    oldFlags: old === VM_UNKNOWN ? null : Number(old & 0xffffffffn),
+  };
+}
+
+function decodeExec(buf: Buffer, view: DataView, at: number): ExecEvent {
+  const flags = view.getUint32(at + EXEC.flags, true);
+  const argc = view.getUint32(at + EXEC.argc, true);
+  const argv: string[] = [];
+  if (flags & EXEC_ARGS_RAW) {
+    // The new image's argument block: NUL-separated, possibly cut short.
+    const end = at + EXEC.argv + Math.min(view.getUint32(at + EXEC.argsLen, true), MAX_ARGS * ARG_LEN);
+    for (let p = at + EXEC.argv; p < end && argv.length < MAX_ARGS; ) {
+      let nul = buf.indexOf(0, p);
+      if (nul < 0 || nul > end) nul = end;
+      argv.push(buf.toString('utf8', p, Math.min(nul, p + ARG_LEN - 1)));
+      p = nul + 1;
+    }
+  } else {
+    for (let i = 0; i < Math.min(argc, MAX_ARGS); i++) {
+      argv.push(cString(buf, at + EXEC.argv + i * ARG_LEN, ARG_LEN - 1));
+    }
+  }
+  const result = view.getInt32(at + HDR.ret, true);
+  return {
+    ...taskInfo(buf, view, at),
+    kind: 'exec',
+    syscall: flags & EXEC_AT ? 'execveat' : 'execve',
+    filename: cString(buf, at + EXEC.filename, PATH_LEN),
+    argv,
+    argc,
+    image: cString(buf, at + EXEC.image, PATH_LEN),
+    dfd: view.getInt32(at + EXEC.dfd, true),
+    atFlags: view.getUint32(at + EXEC.atFlags, true),
+    entrySeen: !(flags & EXEC_NO_ENTER),
+    ok: result === 0,
+    result,
+  };
+}
+
+function decodeConnect(buf: Buffer, view: DataView, at: number): ConnectEvent {
+  const familyNumber = view.getUint16(at + CONNECT.family, true);
+  let family: SocketFamily = 'other';
+  let address = '';
+  let path = '';
+  if (familyNumber === AF_INET) {
+    family = 'inet';
+    address = formatIPv4(buf, at + CONNECT.addr);
+  } else if (familyNumber === AF_INET6) {
+    family = 'inet6';
+    address = formatIPv6(buf, at + CONNECT.addr);
+  } else if (familyNumber === AF_UNIX) {
+    family = 'unix';
+    const addrlen = view.getUint32(at + CONNECT.addrlen, true);
+    const pathLen = Math.max(0, Math.min(addrlen - 2, SUN_PATH_LEN));
+    if (pathLen > 0 && buf[at + CONNECT.path] === 0) {
+      // Abstract socket: the name is the bytes after the leading NUL, by length.
+      path = '@' + buf.toString('utf8', at + CONNECT.path + 1, at + CONNECT.path + pathLen);
+    } else {
+      path = cString(buf, at + CONNECT.path, pathLen || SUN_PATH_LEN);
+    }
+  }
+  const result = view.getInt32(at + HDR.ret, true);
+  return {
+    ...taskInfo(buf, view, at),
+    kind: 'connect',
+    fd: view.getInt32(at + CONNECT.fd, true),
+    family,
+    familyNumber,
+    socketType: SOCK_TYPES[view.getUint16(at + CONNECT.sockType, true)] ?? 'unknown',
+    address,
+    port: family === 'inet' || family === 'inet6' ? view.getUint16(at + CONNECT.port, true) : 0,
+    path,
+    result,
+    ok: result === 0,
+  };
+}
+
+function decodeMemfd(buf: Buffer, view: DataView, at: number): MemfdEvent {
+  const result = view.getInt32(at + HDR.ret, true);
+  return {
+    ...taskInfo(buf, view, at),
+    kind: 'memfd',
+    name: cString(buf, at + MEMFD.name, PATH_LEN),
+    flags: view.getUint32(at + MEMFD.flags, true),
+    result,
+    ok: result >= 0,
+  };
+}
+
+function decodeFork(buf: Buffer, view: DataView, at: number): ForkEvent {
+  return {
+    ...taskInfo(buf, view, at),
+    kind: 'fork',
+    childPid: view.getUint32(at + FORK.childTgid, true),
+    childTid: view.getUint32(at + FORK.childTid, true),
+    thread: (view.getUint32(at + FORK.flags, true) & FORK_THREAD) !== 0,
+    childComm: cString(buf, at + FORK.childComm, COMM_LEN),
+  };
+}
+
+function decodeExit(buf: Buffer, view: DataView, at: number): ExitEvent {
+  const status = view.getUint32(at + EXIT.exitCode, true);
+  const signal = status & 0x7f;
+  return {
+    ...taskInfo(buf, view, at),
+    kind: 'exit',
+    exitCode: signal === 0 ? (status >> 8) & 0xff : null,
+    signal: signal === 0 ? null : signal,
+  };
+}
+
+/** Decodes one record that starts at `at` and is `size` bytes long. */
+export function decodeRecord(buf: Buffer, view: DataView, at: number, size: number): KernelEvent | null {
+  if (size < HDR.size) return null;
+  const type = view.getUint16(at + HDR.type, true);
+  const expected = RECORD_SIZE[type];
+  if (expected === undefined || size !== expected || view.getUint16(at + HDR.recSize, true) !== expected) {
+    return null;
+  }
+  switch (type) {
+    case EV.MMAP:
+    case EV.MPROTECT:
+    case EV.PKEY_MPROTECT:
+      return decodeMem(buf, view, at, type);
+    case EV.EXEC:
+      return decodeExec(buf, view, at);
+    case EV.CONNECT:
+      return decodeConnect(buf, view, at);
+    case EV.MEMFD:
+      return decodeMemfd(buf, view, at);
+    case EV.FORK:
+      return decodeFork(buf, view, at);
+    case EV.EXIT:
+      return decodeExit(buf, view, at);
+    default:
+      return null;
+  }
+}
+
+/** Decodes a batch as framed by the addon: [u32 size][u32 0][record][pad to 8]... */
+export function decodeBatch(buf: Buffer): DecodeResult {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const events: KernelEvent[] = [];
+  let malformed = 0;
+  let off = 0;
+  while (off + FRAME_HEADER <= buf.length) {
+    const size = view.getUint32(off, true);
+    const at = off + FRAME_HEADER;
+    if (at + size > buf.length) {
+      malformed++;
+      break;
+    }
+    const event = decodeRecord(buf, view, at, size);
+    if (event) events.push(event);
+    else malformed++;
+    off = at + ((size + 7) & ~7);
+  }
+  return { events, malformed };
+}

@@ -1,0 +1,102 @@
+/**
+ * Byte layout of the ring buffer records, mirroring bpf/events.h.
+ * test/10.decode.test.ts compiles scripts/print-layout.c against events.h and
+ * checks every number here, so a change on one side cannot go unnoticed.
+ */
+
+export const COMM_LEN = 16;
+export const PATH_LEN = 256;
+export const MAX_ARGS = 8;
+export const ARG_LEN = 128;
+export const SUN_PATH_LEN = 108;
+export const MAX_SYSCALLS = 512;
+
+export const EV = {
+  MMAP: 1,
+  MPROTECT: 2,
+  PKEY_MPROTECT: 3,
+  EXEC: 4,
+  CONNECT: 5,
+  MEMFD: 6,
+  FORK: 7,
+  EXIT: 8,
+} as const;
+export const EV_TYPE_MAX = 9;
+/** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
+export const DROP_STASH = 0;
+
+export const EXEC_AT = 0x1;
+export const EXEC_NO_ENTER = 0x2;
+export const EXEC_ARGS_RAW = 0x4;
+export const FORK_THREAD = 0x1;
+
+export const HDR = {
+  size: 56,
+  type: 0,
+  recSize: 2,
+  tid: 4,
+  ts: 8,
+  tgid: 16,
+  ppid: 20,
+  uid: 24,
+  ret: 28,
+  ip: 32,
+  comm: 40,
+} as const;
+
+export const MEM = {
+  size: 112,
+  addr: 56,
+  len: 64,
+  off: 72,
+  oldFlags: 80,
+  result: 88,
+  prot: 96,
+  flags: 100,
+  fd: 104,
+} as const;
+
+export const EXEC = {
+  size: 1616,
+  dfd: 56,
+  atFlags: 60,
+  argc: 64,
+  flags: 68,
+  argsLen: 72,
+  filename: 80,
+  image: 336,
+  argv: 592,
+} as const;
+
+export const CONNECT = {
+  size: 200,
+  fd: 56,
+  family: 60,
+  port: 62,
+  sockType: 64,
+  addrlen: 68,
+  addr: 72,
+  path: 88,
+} as const;
+
+export const MEMFD = {
+  size: 320,
+  flags: 56,
+  name: 64,
+} as const;
+
+export const FORK = {
+  size: 88,
+  childTgid: 56,
+  childTid: 60,
+  flags: 64,
+  childComm: 72,
+} as const;
+
+export const EXIT = {
+  size: 64,
+  exitCode: 56,
+} as const;
+
+/** Each record in a batch is framed as [u32 size][u32 0][record][pad to 8]. */
+export const FRAME_HEADER = 8;

@@ -1,0 +1,221 @@
+/**
+ * The probes against real processes: a compiled trigger does each thing the
+ * probes must see, as a followed target and as an unrelated bystander.
+ */
+import * as net from 'net';
+import type { ConnectEvent, ExecEvent, ForkEvent, KernelEvent, MmapEvent, MprotectEvent } from '../src/events';
+import { launch, parkedInRead } from '../src/launch';
+import { startProbes, type Probes } from '../src/probes';
+import { describeBpf, sleep, startWaiting, trigger } from './helpers/env';
+
+const MAP_PRIVATE_ANON = 0x22;
+const AT_EMPTY_PATH = 0x1000;
+
+describeBpf('probes on real processes', () => {
+  let probes: Probes;
+  const seen: KernelEvent[] = [];
+
+  beforeAll(() => {
+    trigger(); // compile before timing-sensitive tests
+    probes = startProbes();
+    probes.on('event', (e) => seen.push(e));
+  });
+
+  afterAll(async () => {
+    await probes?.stop();
+  });
+
+  async function waitFor(pred: (e: KernelEvent) => boolean, what: string, ms = 10000): Promise<KernelEvent> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = seen.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(5);
+    }
+  }
+
+  /** Runs `trigger ARGS` as a target from a clean start; returns the events of it and its descendants. */
+  async function follow(args: string[]): Promise<{ pid: number; events: KernelEvent[] }> {
+    const w = startWaiting(args);
+    await parkedInRead(w.pid, 5000); // the dynamic loader's own mappings are done
+    probes.addTarget(w.pid);
+    const code = await w.go();
+    expect(code).toBe(0);
+    await waitFor((e) => e.kind === 'exit' && e.pid === w.pid, `exit of ${w.pid}`);
+    const family = new Set([w.pid]);
+    for (const e of seen) if (e.kind === 'fork' && family.has(e.pid)) family.add(e.childPid);
+    return { pid: w.pid, events: seen.filter((e) => family.has(e.pid)) };
+  }
+
+  const of = <K extends KernelEvent['kind']>(events: KernelEvent[], kind: K) =>
+    events.filter((e): e is Extract<KernelEvent, { kind: K }> => e.kind === kind);
+
+  it('sees a W+X mmap from the main thread, with its call site', async () => {
+    const { pid, events } = await follow(['wx', '1']);
+    const maps = of(events, 'mmap');
+    expect(maps).toHaveLength(1);
+    const m: MmapEvent = maps[0];
+    expect(m).toMatchObject({ pid, tid: pid, prot: 7, flags: MAP_PRIVATE_ANON, fd: -1, length: 4096, ok: true });
+    expect(m.result).toBeGreaterThan(0);
+    expect(m.ip).toBeGreaterThan(0);
+    expect(m.comm).toMatch(/^trigger/);
+    expect(m.ppid).toBe(process.pid);
+    expect(m.timeNs).toBeLessThanOrEqual(process.hrtime.bigint());
+  });
+
+  it('sees a W+X mmap from a second thread, attributed to that thread', async () => {
+    const { pid, events } = await follow(['wx-thread']);
+    const forks = of(events, 'fork');
+    expect(forks).toHaveLength(1);
+    expect(forks[0]).toMatchObject({ pid, thread: true, childPid: pid });
+    const maps = of(events, 'mmap').filter((m) => m.prot === 7);
+    expect(maps).toHaveLength(1);
+    expect(maps[0].pid).toBe(pid);
+    expect(maps[0].tid).toBe(forks[0].childTid);
+    expect(maps[0].tid).not.toBe(pid);
+  });
+
+  it('sees RW memory made executable, and executable memory made writable, but not a no-op flip', async () => {
+    const { events } = await follow(['rw-rx']);
+    const prots: MprotectEvent[] = of(events, 'mprotect');
+    expect(prots).toHaveLength(2);
+    const [toRx, toRwx] = prots;
+    expect(toRx).toMatchObject({ syscall: 'mprotect', prot: 5, length: 4096, ok: true });
+    expect(toRx.oldFlags! & 0x7).toBe(0x3); // was RW
+    expect(toRwx).toMatchObject({ prot: 7, addr: toRx.addr });
+    expect(toRwx.oldFlags! & 0x7).toBe(0x5); // was RX
+  });
+
+  it('attributes a fork+exec child to the child and links it to its parent', async () => {
+    const { pid, events } = await follow(['fork-exec']);
+    const fork = of(events, 'fork').find((f) => !f.thread) as ForkEvent;
+    expect(fork).toBeDefined();
+    const exec = of(events, 'exec')[0] as ExecEvent;
+    expect(exec).toMatchObject({
+      pid: fork.childPid,
+      ppid: pid,
+      syscall: 'execve',
+      filename: '/bin/echo',
+      argv: ['echo', 'wasmshark-child', 'second-arg'],
+      argc: 3,
+      image: '/bin/echo',
+      comm: 'echo',
+      entrySeen: true,
+      ok: true,
+    });
+    const exits = of(events, 'exit').map((e) => e.pid);
+    expect(exits).toEqual(expect.arrayContaining([pid, fork.childPid]));
+  });
+
+  it('follows posix_spawn', async () => {
+    const { pid, events } = await follow(['spawn']);
+    const exec = of(events, 'exec')[0];
+    expect(exec).toMatchObject({ ppid: pid, filename: '/bin/echo', argv: ['echo', 'spawned-by-posix-spawn'], ok: true });
+    expect(exec.pid).not.toBe(pid);
+  });
+
+  it('follows a double fork to the grandchild exec', async () => {
+    const { pid, events } = await follow(['double-fork']);
+    const forks = of(events, 'fork').filter((f) => !f.thread);
+    expect(forks).toHaveLength(2);
+    const [toMid, toGrandchild] = forks;
+    expect(toMid.pid).toBe(pid);
+    expect(toGrandchild.pid).toBe(toMid.childPid);
+    const exec = await waitFor((e) => e.kind === 'exec' && e.pid === toGrandchild.childPid, 'grandchild exec');
+    expect(exec).toMatchObject({ argv: ['echo', 'grandchild'], ok: true });
+  });
+
+  it('decodes connect() to 127.0.0.1:9001 and [::1]:9050 with address, port and result', async () => {
+    const listen = (port: number, host: string) =>
+      new Promise<net.Server | null>((resolve) => {
+        const server = net.createServer((s) => s.destroy());
+        server.once('error', () => resolve(null)); // port taken: connect still happens, refused or not
+        server.listen(port, host, () => resolve(server));
+      });
+    const servers = [await listen(9001, '127.0.0.1'), await listen(9050, '::1')];
+    try {
+      const a = await follow(['connect', '127.0.0.1', '9001']);
+      const b = await follow(['connect', '::1', '9050']);
+      const c4 = of(a.events, 'connect')[0] as ConnectEvent;
+      const c6 = of(b.events, 'connect')[0] as ConnectEvent;
+      expect(c4).toMatchObject({ family: 'inet', address: '127.0.0.1', port: 9001, socketType: 'stream' });
+      expect(c6).toMatchObject({ family: 'inet6', address: '::1', port: 9050, socketType: 'stream' });
+      if (servers[0]) expect(c4).toMatchObject({ result: 0, ok: true });
+      if (servers[1]) expect(c6).toMatchObject({ result: 0, ok: true });
+      expect(c4.fd).toBeGreaterThanOrEqual(3);
+    } finally {
+      for (const s of servers) s?.close();
+    }
+  });
+
+  it('sees memfd_create and the fexecve of the memfd', async () => {
+    const { pid, events } = await follow(['memfd-exec']);
+    const memfd = of(events, 'memfd')[0];
+    expect(memfd).toMatchObject({ pid, name: 'wasmshark-payload', ok: true });
+    expect(memfd.result).toBeGreaterThanOrEqual(3);
+    const exec = of(events, 'exec')[0];
+    expect(exec).toMatchObject({
+      pid,
+      syscall: 'execveat',
+      dfd: memfd.result,
+      filename: '',
+      argv: ['payload', 'from-memfd'],
+      ok: true,
+    });
+    expect(exec.atFlags & AT_EMPTY_PATH).toBe(AT_EMPTY_PATH);
+    expect(exec.image).toBe(`/dev/fd/${memfd.result}`);
+  });
+
+  it('reports a failed exec with its errno', async () => {
+    const { pid, events } = await follow(['exec-missing']);
+    const exec = of(events, 'exec');
+    expect(exec).toHaveLength(1);
+    expect(exec[0]).toMatchObject({ pid, filename: '/nonexistent/wasmshark-missing', argv: ['missing', 'x'], ok: false, result: -2, image: '' });
+  });
+
+  it('reports the target exit with its code and drops it from the set', async () => {
+    const w = startWaiting(['sleep', '10']);
+    await parkedInRead(w.pid, 5000);
+    probes.addTarget(w.pid);
+    expect(probes.hasTarget(w.pid)).toBe(true);
+    w.child.kill('SIGTERM');
+    const exit = await waitFor((e) => e.kind === 'exit' && e.pid === w.pid, 'exit');
+    expect(exit).toMatchObject({ signal: 15, exitCode: null });
+    expect(probes.hasTarget(w.pid)).toBe(false);
+  });
+
+  it('reports nothing for the same actions by an unrelated process', async () => {
+    const modes = [['wx', '3'], ['wx-thread'], ['rw-rx'], ['fork-exec'], ['memfd-exec'], ['connect', '127.0.0.1', '9001']];
+    const bystanders = modes.map((m) => startWaiting(m));
+    await Promise.all(bystanders.map((b) => b.go()));
+    // a followed process acting after them: once its events are in, theirs would be too
+    await follow(['wx', '1']);
+    const pids = new Set(bystanders.map((b) => b.pid));
+    expect(seen.filter((e) => pids.has(e.pid) || pids.has(e.ppid))).toEqual([]);
+  });
+
+  it('does not follow a reused pid: the start time must match', async () => {
+    const w = startWaiting(['wx', '2']);
+    await parkedInRead(w.pid, 5000);
+    const real = probes.addTarget(w.pid);
+    probes.addTarget(w.pid, real.startTicks + 1); // as if an earlier process had owned the pid
+    await w.go();
+    await follow(['wx', '1']); // flush: later events are in
+    expect(seen.filter((e) => e.pid === w.pid)).toEqual([]);
+    expect(probes.hasTarget(w.pid)).toBe(false);
+  });
+
+  it('launch mode follows a command from its first instruction', async () => {
+    const { child, pid } = await launch(probes, trigger(), ['wx', '1'], { stdio: 'ignore' });
+    await new Promise((resolve) => child.once('exit', resolve));
+    await waitFor((e) => e.kind === 'exit' && e.pid === pid, 'launched exit');
+    const mine = seen.filter((e) => e.pid === pid);
+    // the exec of the command comes first: nothing of the gate shell, everything of the command
+    expect(mine[0]).toMatchObject({ kind: 'exec', filename: trigger(), ok: true, entrySeen: true });
+    // the dynamic loader maps libc executable before main() runs: seen too
+    const maps = of(mine, 'mmap');
+    expect(maps.some((m) => m.fd >= 0 && m.prot === 5)).toBe(true);
+    expect(maps.filter((m) => m.prot === 7 && m.fd === -1)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Test environment: the compiled trigger, and whether BPF tests may run.
+ * BPF tests need root; outside CI they skip without it, under CI=true a skip
+ * would hide a failure, so they run (and fail) instead.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD_DIR = path.join(ROOT, 'test', '.build');
+
+export const isRoot = process.getuid?.() === 0;
+export const inCI = process.env.CI === 'true' || process.env.CI === '1';
+/** Run BPF tests when root; under CI always (a skip there is a failure). */
+export const canRunBpf = isRoot || inCI;
+export const describeBpf = canRunBpf ? describe : describe.skip;
+
+/** Compiles a C file (test/fixtures/NAME.c, or a path from the root) once per content; returns the binary. */
+export function buildFixture(nameOrPath: string, extraFlags: string[] = []): string {
+  const source = nameOrPath.endsWith('.c')
+    ? path.join(ROOT, nameOrPath)
+    : path.join(ROOT, 'test', 'fixtures', `${nameOrPath}.c`);
+  const name = path.basename(source, '.c');
+  const hash = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(source))
+    .update(extraFlags.join(' '))
+    .digest('hex')
+    .slice(0, 12);
+  const out = path.join(BUILD_DIR, `${name}-${hash}`);
+  if (!fs.existsSync(out)) {
+    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    const tmp = `${out}.${process.pid}.tmp`;
+    execFileSync('cc', ['-O2', '-Wall', '-pthread', source, '-o', tmp, ...extraFlags], { stdio: 'inherit' });
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+export function trigger(): string {
+  return buildFixture('trigger');
+}
+
+export interface Waiting {
+  child: ChildProcess;
+  pid: number;
+  /** Let the process act; resolves with its exit code once it has exited. */
+  go(): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `trigger --wait ARGS`: it does nothing until go(). */
+export function startWaiting(args: string[]): Waiting {
+  const child = spawn(trigger(), ['--wait', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (child.pid === undefined) throw new Error('trigger did not start');
+  return {
+    child,
+    pid: child.pid,
+    exited,
+    go() {
+      child.stdin!.end('go\n');
+      return exited;
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Open file descriptors of this process. */
+export function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
