@@ -23,6 +23,13 @@ typedef struct {
 } atomic_t;
 
 struct pt_regs {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
 	unsigned long ip;
 	unsigned long sp;
 };
@@ -78,21 +85,6 @@ struct linux_binprm {
 };
 
 #pragma clang attribute pop
-
-/* Syscall tracepoint contexts: fixed by the tracepoint format, not relocated. */
-struct trace_event_raw_sys_enter {
-	__u64 common;           /* common_type, flags, preempt_count, pid */
-	int nr;
-	int _pad;
-	unsigned long args[6];
-};
-
-struct trace_event_raw_sys_exit {
-	__u64 common;
-	int nr;
-	int _pad;
-	long ret;
-};
 
 /* vm_flags bits (include/linux/mm.h), stable since the beginning */
 #define VM_READ 0x1UL

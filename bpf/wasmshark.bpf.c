@@ -3,9 +3,16 @@
  * wasmshark probes: follow a set of target processes (and every descendant)
  * and report the syscalls that matter for a WASM runtime's behaviour.
  *
- * Every handler does the same: filter early (cheap argument test, then the
- * targets map), fill a record, and either stash it until the syscall returns
- * or submit it to the ring buffer. A failed reservation is counted in `drops`.
+ * Syscalls are seen through the two raw syscall tracepoints (sys_enter,
+ * sys_exit) rather than one tracepoint per syscall: the cost per syscall is
+ * the same, attaching is one step, and detaching takes a millisecond instead
+ * of a grace period per perf-event tracepoint (~70 ms each here). Process
+ * lifetime comes from the sched tracepoints.
+ *
+ * Every handler does the same: filter early (syscall number, a cheap argument
+ * test, then the targets map), fill a record, and either stash it until the
+ * syscall returns or submit it to the ring buffer. A failed reservation is
+ * counted in `drops`.
  */
 #include "kernel_types.h"
 #include <linux/bpf.h>
@@ -28,8 +35,24 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* argv pointers counted past the captured slots */
 #define WS_MAX_ARGC_COUNTED 64
 
+/* x86_64 syscall numbers (the object is built for x86_64 only) */
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_connect 42
+#define NR_execve 59
+#define NR_memfd_create 319
+#define NR_execveat 322
+#define NR_pkey_mprotect 329
+
 /* Set between open and load. */
 const volatile bool follow_children = true;
+const volatile bool count_syscalls = false;
+
+/*
+ * Stash entries waiting for their syscall to return. While it is zero,
+ * sys_exit returns after one load, so bystanders never pay a hash lookup.
+ */
+__u64 pending_stashed = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -118,6 +141,25 @@ static __always_inline void count_drop(__u32 kind)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* Stash the entry half of a syscall; the exit half finds it by tid. */
+static __always_inline void stash(void *map, __u32 tid, void *value)
+{
+	if (bpf_map_update_elem(map, &tid, value, BPF_NOEXIST) == 0) {
+		__sync_fetch_and_add(&pending_stashed, 1);
+		return;
+	}
+	/* an entry left by an interrupted syscall: replace it, the count stands */
+	if (bpf_map_update_elem(map, &tid, value, BPF_EXIST))
+		count_drop(WS_DROP_STASH);
+}
+
+static __always_inline void unstash(void *map, __u32 tid)
+{
+	if (bpf_map_delete_elem(map, &tid) == 0)
+		__sync_fetch_and_sub(&pending_stashed, 1);
+}
+
+
 /*
  * The target entry for tgid, or NULL. An entry whose start time does not
  * match the running process belongs to an earlier process with the same
@@ -140,13 +182,13 @@ static __always_inline struct target *lookup_target(__u32 tgid)
 	return t;
 }
 
-static __always_inline __u64 user_ip(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
-	return BPF_CORE_READ(regs, ip);
-}
+/* x86_64 syscall arguments: rdi, rsi, rdx, r10, r8, r9 */
+#define ARG1(regs) BPF_CORE_READ(regs, di)
+#define ARG2(regs) BPF_CORE_READ(regs, si)
+#define ARG3(regs) BPF_CORE_READ(regs, dx)
+#define ARG4(regs) BPF_CORE_READ(regs, r10)
+#define ARG5(regs) BPF_CORE_READ(regs, r8)
+#define ARG6(regs) BPF_CORE_READ(regs, r9)
 
 static __always_inline void fill_hdr(struct ev_hdr *h, __u16 type, __u16 size, __u64 pid_tgid)
 {
@@ -181,15 +223,14 @@ static __always_inline void submit_stashed(void *stashed, __u32 size, __u32 type
 
 /* ---- memory: mmap / mprotect / pkey_mprotect ---- */
 
-static __always_inline int stash_mem(__u16 type, unsigned long addr, unsigned long len,
-				     __u32 prot, __u32 flags, __s32 fd, unsigned long off,
-				     __u64 old_flags, __u64 pid_tgid)
+static __always_inline int stash_mem(__u16 type, struct pt_regs *regs, unsigned long addr,
+				     unsigned long len, __u32 prot, __u32 flags, __s32 fd,
+				     unsigned long off, __u64 old_flags, __u64 pid_tgid)
 {
 	struct ev_mem m = {};
-	__u32 tid = (__u32)pid_tgid;
 
 	fill_hdr(&m.hdr, type, sizeof(m), pid_tgid);
-	m.hdr.ip = user_ip();
+	m.hdr.ip = BPF_CORE_READ(regs, ip);
 	m.addr = addr;
 	m.len = len;
 	m.off = off;
@@ -197,14 +238,12 @@ static __always_inline int stash_mem(__u16 type, unsigned long addr, unsigned lo
 	m.prot = prot;
 	m.flags = flags;
 	m.fd = fd;
-	if (bpf_map_update_elem(&mem_stash, &tid, &m, BPF_ANY))
-		count_drop(WS_DROP_STASH);
+	stash(&mem_stash, (__u32)pid_tgid, &m);
 	return 0;
 }
 
-static __always_inline int exit_mem(long ret)
+static __always_inline int exit_mem(__u32 tid, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ev_mem *m = bpf_map_lookup_elem(&mem_stash, &tid);
 	struct ev_mem *rec;
 
@@ -219,28 +258,22 @@ static __always_inline int exit_mem(long ret)
 	} else {
 		count_drop(m->hdr.type);
 	}
-	bpf_map_delete_elem(&mem_stash, &tid);
+	unstash(&mem_stash, tid);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_mmap")
-int enter_mmap(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int enter_mmap(struct pt_regs *regs)
 {
+	unsigned long prot = ARG3(regs);
 	__u64 id;
 
-	if (!(ctx->args[2] & PROT_EXEC))
+	if (!(prot & PROT_EXEC))
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	if (!lookup_target(id >> 32))
 		return 0;
-	return stash_mem(EV_MMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3],
-			 (__s32)ctx->args[4], ctx->args[5], WS_VM_UNKNOWN, id);
-}
-
-SEC("tp/syscalls/sys_exit_mmap")
-int exit_mmap(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_mem(ctx->ret);
+	return stash_mem(EV_MMAP, regs, ARG1(regs), ARG2(regs), prot, ARG4(regs), (__s32)ARG5(regs),
+			 ARG6(regs), WS_VM_UNKNOWN, id);
 }
 
 static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, void *out)
@@ -254,9 +287,9 @@ static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, v
  * or makes executable memory writable: re-protecting code that stays as it
  * was (a JIT flipping its own pages back) is not news.
  */
-static __always_inline int enter_protect(__u16 type, unsigned long addr, unsigned long len,
-					 __u32 prot, __u32 pkey)
+static __always_inline int enter_protect(__u16 type, struct pt_regs *regs)
 {
+	unsigned long addr, prot = ARG3(regs);
 	__u64 id, old = WS_VM_UNKNOWN;
 
 	if (!(prot & PROT_EXEC))
@@ -264,36 +297,13 @@ static __always_inline int enter_protect(__u16 type, unsigned long addr, unsigne
 	id = bpf_get_current_pid_tgid();
 	if (!lookup_target(id >> 32))
 		return 0;
+	addr = ARG1(regs);
 	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_flags_cb, &old, 0);
 	if (old != WS_VM_UNKNOWN && (old & VM_EXEC) &&
 	    !((prot & PROT_WRITE) && !(old & VM_WRITE)))
 		return 0;
-	return stash_mem(type, addr, len, prot, pkey, -1, 0, old, id);
-}
-
-SEC("tp/syscalls/sys_enter_mprotect")
-int enter_mprotect(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_protect(EV_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
-
-SEC("tp/syscalls/sys_exit_mprotect")
-int exit_mprotect(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_mem(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_pkey_mprotect")
-int enter_pkey_mprotect(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_protect(EV_PKEY_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2],
-			     ctx->args[3]);
-}
-
-SEC("tp/syscalls/sys_exit_pkey_mprotect")
-int exit_pkey_mprotect(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_mem(ctx->ret);
+	return stash_mem(type, regs, addr, ARG2(regs), prot,
+			 type == EV_PKEY_MPROTECT ? ARG4(regs) : 0, -1, 0, old, id);
 }
 
 /* ---- exec ---- */
@@ -339,10 +349,10 @@ static __always_inline void read_new_args(struct ev_exec *e)
 	e->flags |= WS_EXEC_ARGS_RAW;
 }
 
-static __always_inline int enter_exec(const char *filename, const char *const *argv,
-				      __s32 dfd, __u32 at_flags, __u32 flags)
+static __always_inline int enter_exec(struct pt_regs *regs, const char *filename,
+				      const char *const *argv, __s32 dfd, __u32 at_flags, __u32 flags)
 {
-	__u32 zero = 0, tid;
+	__u32 zero = 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct exec_stash *s;
 	struct ev_exec *e;
@@ -354,7 +364,7 @@ static __always_inline int enter_exec(const char *filename, const char *const *a
 		return 0;
 	e = &s->ev;
 	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
-	e->hdr.ip = user_ip();
+	e->hdr.ip = BPF_CORE_READ(regs, ip);
 	e->dfd = dfd;
 	e->at_flags = at_flags;
 	e->flags = flags;
@@ -366,17 +376,13 @@ static __always_inline int enter_exec(const char *filename, const char *const *a
 	e->argc = read_argv_ptrs(e, argv);
 	s->filename_ptr = (__u64)filename;
 	s->argv_ptr = (__u64)argv;
-
-	tid = (__u32)id;
-	if (bpf_map_update_elem(&exec_stash, &tid, s, BPF_ANY))
-		count_drop(WS_DROP_STASH);
+	stash(&exec_stash, (__u32)id, s);
 	return 0;
 }
 
 /* A failed exec returns to the old image: report it from the stash. */
-static __always_inline int exit_exec(long ret)
+static __always_inline int exit_exec(__u32 tid, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct exec_stash *s = bpf_map_lookup_elem(&exec_stash, &tid);
 
 	if (!s)
@@ -389,34 +395,8 @@ static __always_inline int exit_exec(long ret)
 			s->ev.argc = read_argv_ptrs(&s->ev, (const char *const *)s->argv_ptr);
 		submit_stashed(&s->ev, sizeof(s->ev), EV_EXEC, ret);
 	}
-	bpf_map_delete_elem(&exec_stash, &tid);
+	unstash(&exec_stash, tid);
 	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_execve")
-int enter_execve(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_exec((const char *)ctx->args[0], (const char *const *)ctx->args[1],
-			  -100 /* AT_FDCWD */, 0, 0);
-}
-
-SEC("tp/syscalls/sys_exit_execve")
-int exit_execve(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_exec(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_execveat")
-int enter_execveat(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_exec((const char *)ctx->args[1], (const char *const *)ctx->args[2],
-			  (__s32)ctx->args[0], ctx->args[4], WS_EXEC_AT);
-}
-
-SEC("tp/syscalls/sys_exit_execveat")
-int exit_execveat(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_exec(ctx->ret);
 }
 
 /*
@@ -437,14 +417,14 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_drop(EV_EXEC);
-		bpf_map_delete_elem(&exec_stash, &key);
+		unstash(&exec_stash, key);
 		return 0;
 	}
 	stashed = bpf_map_lookup_elem(&exec_stash, &key);
 	if (stashed) {
 		bpf_probe_read_kernel(e, sizeof(*e), &stashed->ev);
 		ip = stashed->ev.hdr.ip;
-		bpf_map_delete_elem(&exec_stash, &key);
+		unstash(&exec_stash, key);
 	} else {
 		e->dfd = -100;
 		e->at_flags = 0;
@@ -485,19 +465,20 @@ static __always_inline __u16 socket_type(__s32 fd)
 	return BPF_CORE_READ(sock, type);
 }
 
-SEC("tp/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int enter_connect(struct pt_regs *regs)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	const void *uaddr = (const void *)ctx->args[1];
-	__u32 addrlen = ctx->args[2], tid = (__u32)id;
+	const void *uaddr;
+	__u32 addrlen;
 	struct ev_connect c = {};
 
 	if (!lookup_target(id >> 32))
 		return 0;
+	uaddr = (const void *)ARG2(regs);
+	addrlen = ARG3(regs);
 	fill_hdr(&c.hdr, EV_CONNECT, sizeof(c), id);
-	c.hdr.ip = user_ip();
-	c.fd = (__s32)ctx->args[0];
+	c.hdr.ip = BPF_CORE_READ(regs, ip);
+	c.fd = (__s32)ARG1(regs);
 	c.addrlen = addrlen;
 	c.sock_type = socket_type(c.fd);
 	if (addrlen >= 2)
@@ -520,57 +501,118 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 		if (bpf_probe_read_user(c.path, sizeof(c.path), uaddr + 2))
 			bpf_probe_read_user_str(c.path, sizeof(c.path), uaddr + 2);
 	}
-	if (bpf_map_update_elem(&connect_stash, &tid, &c, BPF_ANY))
-		count_drop(WS_DROP_STASH);
+	stash(&connect_stash, (__u32)id, &c);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int exit_connect(__u32 tid, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ev_connect *c = bpf_map_lookup_elem(&connect_stash, &tid);
 
 	if (!c)
 		return 0;
-	if (ctx->ret == -ENOTSOCK)
+	if (ret == -ENOTSOCK)
 		c->sock_type = 0;
-	submit_stashed(c, sizeof(*c), EV_CONNECT, ctx->ret);
-	bpf_map_delete_elem(&connect_stash, &tid);
+	submit_stashed(c, sizeof(*c), EV_CONNECT, ret);
+	unstash(&connect_stash, tid);
 	return 0;
 }
 
 /* ---- memfd_create ---- */
 
-SEC("tp/syscalls/sys_enter_memfd_create")
-int enter_memfd_create(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int enter_memfd_create(struct pt_regs *regs)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	struct ev_memfd m = {};
 
 	if (!lookup_target(id >> 32))
 		return 0;
 	fill_hdr(&m.hdr, EV_MEMFD, sizeof(m), id);
-	m.hdr.ip = user_ip();
-	m.flags = ctx->args[1];
-	bpf_probe_read_user_str(m.name, sizeof(m.name), (const char *)ctx->args[0]);
-	if (bpf_map_update_elem(&memfd_stash, &tid, &m, BPF_ANY))
-		count_drop(WS_DROP_STASH);
+	m.hdr.ip = BPF_CORE_READ(regs, ip);
+	m.flags = ARG2(regs);
+	bpf_probe_read_user_str(m.name, sizeof(m.name), (const char *)ARG1(regs));
+	stash(&memfd_stash, (__u32)id, &m);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_memfd_create")
-int exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int exit_memfd_create(__u32 tid, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ev_memfd *m = bpf_map_lookup_elem(&memfd_stash, &tid);
 
 	if (!m)
 		return 0;
-	submit_stashed(m, sizeof(*m), EV_MEMFD, ctx->ret);
-	bpf_map_delete_elem(&memfd_stash, &tid);
+	submit_stashed(m, sizeof(*m), EV_MEMFD, ret);
+	unstash(&memfd_stash, tid);
 	return 0;
+}
+
+/* ---- the syscall hooks ---- */
+
+static __always_inline void count_syscall(long nr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 key = nr;
+	__u64 *n;
+
+	if (key >= WS_MAX_SYSCALLS || !bpf_map_lookup_elem(&targets, &tgid))
+		return;
+	n = bpf_map_lookup_elem(&syscall_counts, &key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	/* a load-time constant: without counting, the verifier drops this branch */
+	if (count_syscalls)
+		count_syscall(nr);
+
+	switch (nr) {
+	case NR_mmap:
+		return enter_mmap(regs);
+	case NR_mprotect:
+		return enter_protect(EV_MPROTECT, regs);
+	case NR_pkey_mprotect:
+		return enter_protect(EV_PKEY_MPROTECT, regs);
+	case NR_execve:
+		return enter_exec(regs, (const char *)ARG1(regs), (const char *const *)ARG2(regs),
+				  -100 /* AT_FDCWD */, 0, 0);
+	case NR_execveat:
+		return enter_exec(regs, (const char *)ARG2(regs), (const char *const *)ARG3(regs),
+				  (__s32)ARG1(regs), ARG5(regs), WS_EXEC_AT);
+	case NR_connect:
+		return enter_connect(regs);
+	case NR_memfd_create:
+		return enter_memfd_create(regs);
+	default:
+		return 0;
+	}
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid;
+
+	if (!pending_stashed)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	switch (BPF_CORE_READ(regs, orig_ax)) {
+	case NR_mmap:
+	case NR_mprotect:
+	case NR_pkey_mprotect:
+		return exit_mem(tid, ret);
+	case NR_execve:
+	case NR_execveat:
+		return exit_exec(tid, ret);
+	case NR_connect:
+		return exit_connect(tid, ret);
+	case NR_memfd_create:
+		return exit_memfd_create(tid, ret);
+	default:
+		return 0;
+	}
 }
 
 /* ---- process lifetime ---- */
@@ -626,10 +668,10 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	if (!bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
 	/* a thread killed mid-syscall must not leave an entry a later tid could pick up */
-	bpf_map_delete_elem(&mem_stash, &tid);
-	bpf_map_delete_elem(&exec_stash, &tid);
-	bpf_map_delete_elem(&connect_stash, &tid);
-	bpf_map_delete_elem(&memfd_stash, &tid);
+	unstash(&mem_stash, tid);
+	unstash(&exec_stash, tid);
+	unstash(&connect_stash, tid);
+	unstash(&memfd_stash, tid);
 	/* do_exit() has already decremented signal->live: zero means the whole process is gone */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
@@ -643,22 +685,5 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	x->exit_code = BPF_CORE_READ(task, exit_code);
 	x->_pad = 0;
 	bpf_ringbuf_submit(x, 0);
-	return 0;
-}
-
-/* ---- syscall frequency (optional: attached only when counting is on) ---- */
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(count_syscall, struct pt_regs *regs, long nr)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 key = nr;
-	__u64 *n;
-
-	if (key >= WS_MAX_SYSCALLS || !bpf_map_lookup_elem(&targets, &tgid))
-		return 0;
-	n = bpf_map_lookup_elem(&syscall_counts, &key);
-	if (n)
-		__sync_fetch_and_add(n, 1);
 	return 0;
 }

@@ -4,7 +4,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,19 +61,6 @@ std::string ErrnoText(int err) {
   }
 }
 
-// Syscall tracepoints are found through tracefs; a fresh machine may not have it mounted.
-void EnsureTracefs() {
-  if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
-      access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
-    return;
-  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0 && errno != EBUSY) {
-    int err = errno;
-    throw BpfError("cannot mount tracefs on /sys/kernel/tracing: " + ErrnoText(err) +
-                       " (mount -t tracefs nodev /sys/kernel/tracing)",
-                   err);
-  }
-}
-
 // Writes a `const volatile bool` global, found by name in .rodata's BTF.
 void SetRodataBool(bpf_object* obj, const char* name, bool value) {
   bpf_map* rodata = bpf_object__find_map_by_name(obj, ".rodata");
@@ -124,6 +110,7 @@ BpfSession::BpfSession(const SessionOptions& options) {
 
     // Configuration: .rodata globals and map sizes, fixed between open and load.
     SetRodataBool(obj_, "follow_children", options.follow_children);
+    SetRodataBool(obj_, "count_syscalls", options.count_syscalls);
     bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
     targets_ = bpf_object__find_map_by_name(obj_, "targets");
     drops_ = bpf_object__find_map_by_name(obj_, "drops");
@@ -133,18 +120,13 @@ BpfSession::BpfSession(const SessionOptions& options) {
     if ((err = bpf_map__set_max_entries(events, options.ringbuf_bytes)))
       throw BpfError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes), -err);
 
-    bpf_program* counter = bpf_object__find_program_by_name(obj_, "count_syscall");
-    if (counter) bpf_program__set_autoload(counter, options.count_syscalls);
-
     if ((err = bpf_object__load(obj_))) {
       err = -err;
       throw BpfError("cannot load BPF programs: " + ErrnoText(err), err);
     }
 
-    EnsureTracefs();
     bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
-      if (!bpf_program__autoload(prog)) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) {
         err = errno;
