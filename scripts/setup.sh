@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-time set-up on Debian 12 (bookworm), as root: system packages, the
+# static libbpf/libelf the addon links in, npm dependencies, and the build.
+#
+#   sudo scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup: run as root (it installs Debian packages): sudo scripts/setup.sh" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "setup: installing Debian packages"
+apt-get update -qq
+# clang/llvm: rebuild and check the BPF object; libbpf-dev, libelf-dev, zlib1g-dev:
+# headers and libz.a; bpftool: tests audit what stays loaded; util-linux: setpriv.
+apt-get install -y -qq --no-install-recommends \
+	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool \
+	gcc g++ make python3 pkg-config util-linux ca-certificates >/dev/null
+
+scripts/build-deps.sh
+echo "setup: npm ci"
+npm ci --no-audit --no-fund
+echo "setup: building"
+npm run build --silent
+echo "setup: done"
