@@ -17,8 +17,9 @@ import { DROP_STASH, EV } from './sources/bpf/layout';
 
 export interface ProbeOptions {
   /**
-   * Count every syscall of the followed processes (exact, in the kernel).
-   * Adds one BPF program run to every syscall on the machine; see README "Cost".
+   * Count every syscall of the followed processes, exactly, in the kernel
+   * (default true). It adds one hash lookup to every syscall on the machine,
+   * which `npm run bench` could not tell apart from noise; see README "Cost".
    */
   countSyscalls?: boolean;
   /** Follow children as they are forked (default true). */
@@ -109,7 +110,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
     try {
       this.session = new Session({
         objectPath: BPF_OBJECT_PATH,
-        countSyscalls: options.countSyscalls ?? false,
+        countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,
         ringbufBytes: ringBufferBytes,
         debug: options.debug ?? false,

@@ -13,6 +13,15 @@ function kernelIds(kind: 'prog' | 'link'): Set<number> {
   return new Set((JSON.parse(out) as Array<{ id: number }>).map((p) => p.id));
 }
 
+describe('the built addon', () => {
+  it('links libbpf, libelf and zlib in: it needs nothing but libc at run time', () => {
+    const addon = path.join(ROOT, 'build', 'Release', 'wasmshark.node');
+    const deps = execFileSync('ldd', [addon], { encoding: 'utf8' });
+    expect(deps).not.toMatch(/libbpf|libelf|libz|libstdc\+\+/);
+    expect(deps).toMatch(/libc\.so\.6/);
+  });
+});
+
 describe('options', () => {
   it('rejects a ring buffer size that is not a power of two', () => {
     expect(() => startProbes({ ringBufferBytes: 5000 })).toThrow(/power of two/);
