@@ -134,3 +134,75 @@ export const PROT_EXEC = 0x4;
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
 export const VM_EXEC = 0x4;
+
+/* ---------- observations from /proc (src/sources/proc) ---------- */
+
+/** Names of a process's environment variables. Values are never kept. */
+export interface ProcEnvEvent {
+  kind: 'env';
+  pid: number;
+  names: string[];
+}
+
+/** A file a process has open (regular files and devices; not sockets, pipes or anon inodes). */
+export interface ProcFileEvent {
+  kind: 'file';
+  pid: number;
+  fd: number;
+  path: string;
+}
+
+/** A TCP or UDP socket owned by a followed process, from its own /proc/PID/net tables. */
+export interface ProcConnectionEvent {
+  kind: 'connection';
+  pid: number;
+  protocol: 'tcp' | 'udp';
+  family: 'inet' | 'inet6';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** TCP state name (ESTABLISHED, SYN_SENT, LISTEN, ...); UDP: 'UNCONN' or 'ESTABLISHED'. */
+  state: string;
+  inode: number;
+}
+
+/** A mapping that is readable, writable and executable at once. */
+export interface ProcRwxEvent {
+  kind: 'rwx-region';
+  pid: number;
+  start: number;
+  end: number;
+  perms: string;
+  /** Backing file, or '' for anonymous memory, or [heap] / [stack] / ... */
+  path: string;
+}
+
+/** A process found in the followed tree by polling (its parent is followed). */
+export interface ProcProcessEvent {
+  kind: 'process';
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** Target of /proc/PID/exe ('' if unreadable). */
+  exe: string;
+  /** First arguments (at most 8, each cut at 127 bytes). */
+  argv: string[];
+}
+
+/** The process being monitored has exited (gone, or a zombie). */
+export interface ProcTargetExitEvent {
+  kind: 'target-exit';
+  pid: number;
+}
+
+export type ProcEvent =
+  | ProcEnvEvent
+  | ProcFileEvent
+  | ProcConnectionEvent
+  | ProcRwxEvent
+  | ProcProcessEvent
+  | ProcTargetExitEvent;
+
+/** Everything the rules consume. */
+export type RuntimeEvent = KernelEvent | ProcEvent;

@@ -1,6 +1,22 @@
+/**
+ * wasmshark as a library.
+ *
+ *   import { monitor } from 'wasmshark';
+ *   const m = monitor(pid, { timeout: 30 });
+ *   m.on('alert', (a) => console.log(a.level, a.title));
+ *   const report = await m.done;
+ */
+export { monitor, monitorCommand, Monitor } from './monitor';
+export type { MonitorOptions, MonitorCommandOptions, MonitorInfo, MonitorEvents } from './monitor';
+export type { Alert, Finding, Level, Category } from './alerts';
+export type { Report, ReportAlert, ReportChild, ReportConnection, EndReason } from './report';
+export { writeReport } from './report';
+export { threatScore, verdict, type Verdict } from './score';
+export { DEFAULT_RULES, loadRules, type RulesConfig } from './rules';
 export * from './events';
 export { startProbes, Probes, ProbeError } from './probes';
 export type { ProbeOptions, ProbeEvents, DropCounts } from './probes';
 export { launch } from './launch';
 export type { LaunchOptions, Launched } from './launch';
 export { decodeBatch } from './sources/bpf/decode';
+export { ProcSource } from './sources/proc/source';

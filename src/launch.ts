@@ -47,7 +47,11 @@ export async function parkedInRead(pid: number, timeoutMs: number): Promise<void
   }
 }
 
-export async function launch(probes: Probes, command: string, args: string[], options: LaunchOptions = {}): Promise<Launched> {
+/**
+ * Starts `command args` with `probes` following it from its first instruction
+ * (with null, the command starts the same way, unfollowed: the /proc path).
+ */
+export async function launch(probes: Probes | null, command: string, args: string[], options: LaunchOptions = {}): Promise<Launched> {
   if (typeof command !== 'string' || command.length === 0) throw new TypeError('launch needs a command');
   const io = options.stdio ?? 'inherit';
   const stdio: StdioOptions = typeof io === 'string' ? [io, io, io, 'pipe'] : [...io, 'pipe'];
@@ -63,8 +67,10 @@ export async function launch(probes: Probes, command: string, args: string[], op
     throw new Error(`cannot start ${command}: ${err.message}`);
   }
   try {
-    await parkedInRead(pid, 5000);
-    probes.addTarget(pid);
+    if (probes) {
+      await parkedInRead(pid, 5000);
+      probes.addTarget(pid);
+    }
   } catch (err) {
     gate.destroy();
     child.kill('SIGKILL');

@@ -41,6 +41,10 @@ export function readStat(pid: number): ProcStat | null {
 
 /** True while the process exists and has not exited (zombies count as exited). */
 export function isAlive(pid: number): boolean {
-  const stat = readStat(pid);
+  return isLiveStat(readStat(pid));
+}
+
+/** isAlive for a stat already read, so a caller can also use its ppid and start time. */
+export function isLiveStat(stat: ProcStat | null): stat is ProcStat {
   return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
 }

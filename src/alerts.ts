@@ -1,0 +1,66 @@
+/**
+ * Alerts: what the rules conclude from events, deduplicated per rule and key.
+ */
+
+export const LEVELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export type Category = 'MEMORY' | 'PROCESS' | 'NETWORK' | 'CREDENTIALS' | 'FILE';
+
+/** What a rule produces for one event. */
+export interface Finding {
+  /** Rule id, e.g. 'memory.wx-mmap'. */
+  rule: string;
+  /** Same rule + same key = the same alert, counted. */
+  key: string;
+  level: Level;
+  category: Category;
+  title: string;
+  description: string;
+  evidence: string;
+  pid: number;
+  /**
+   * The W+X memory region this finding stands for (scored per region). The
+   * kernel reports each creation; /proc maps only show that a region exists,
+   * so a maps region at an address the kernel already reported is not new.
+   */
+  wxRegion?: { start: number; from: 'kernel' | 'maps' };
+  /** SSH credentials exposed (scored once). */
+  ssh?: boolean;
+}
+
+export interface Alert extends Finding {
+  count: number;
+  /** Epoch milliseconds. */
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** Collects findings into alerts: the first of a rule+key is new, the rest count. */
+export class AlertBook {
+  private readonly byKey = new Map<string, Alert>();
+
+  /** Returns the alert if this finding is new, or null if it only raised a count. */
+  add(finding: Finding, now = Date.now()): Alert | null {
+    const id = `${finding.rule}\u0000${finding.key}`;
+    const known = this.byKey.get(id);
+    if (known) {
+      known.count++;
+      known.lastSeen = now;
+      return null;
+    }
+    const alert: Alert = { ...finding, count: 1, firstSeen: now, lastSeen: now };
+    this.byKey.set(id, alert);
+    return alert;
+  }
+
+  /** Every alert, most severe first, then in the order they were first seen. */
+  all(): Alert[] {
+    const rank = (l: Level) => LEVELS.indexOf(l);
+    return [...this.byKey.values()].sort((a, b) => rank(a.level) - rank(b.level) || a.firstSeen - b.firstSeen);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}

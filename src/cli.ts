@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+/**
+ * wasmshark --pid PID [--bpf | --no-bpf] [--timeout SECS] [--output FILE] [--rules FILE]
+ * wasmshark [options] -- COMMAND [ARGS...]
+ *
+ * Exit status: 0 when monitoring completed (whatever the verdict), 1 when it
+ * could not run or the report could not be written, 2 for bad usage.
+ */
+import { ConsoleRenderer, escapeText, wantsColour } from './console';
+import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './monitor';
+import { checkOutputPath, reportJson, writeReport } from './report';
+import { loadRules } from './rules';
+import { VERSION } from './version';
+
+export const USAGE = `Usage: wasmshark --pid PID [options]
+       wasmshark [options] -- COMMAND [ARGS...]
+
+Watch a WebAssembly runtime (wasmtime, Node/V8, workerd, Bun, wasmer, ...) from
+the kernel and report what it does: W+X memory, memory made executable, child
+processes, outbound connections, exposed credentials. Ends with a verdict and
+a threat score; --output writes the JSON report.
+
+Target (one of):
+  --pid PID          monitor a running process and every process it creates
+  -- COMMAND [ARGS]  start COMMAND with the probes already attached
+
+Options:
+  --bpf              use the eBPF probes (the default when running as root);
+                     falls back to /proc polling with a warning if they cannot load
+  --no-bpf           /proc polling only (no root needed)
+  --timeout SECS     how long to monitor (default 60; 0 = until the target exits)
+  --output FILE      write the JSON report to FILE (mode 0600, replaced atomically)
+  --rules FILE       JSON file overriding rule lists and levels (see README)
+  -h, --help         show this help
+  -V, --version      show the version
+
+Ctrl-C (or SIGTERM, SIGHUP) stops monitoring early and still writes the report;
+a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasmshark ...`;
+
+export class UsageError extends Error {}
+
+export interface CliArgs {
+  pid?: number;
+  command?: string[];
+  bpf: boolean | 'auto';
+  timeout: number;
+  output?: string;
+  rules?: string;
+  help: boolean;
+  version: boolean;
+}
+
+function parseNumber(flag: string, text: string | undefined, integer: boolean): number {
+  if (text === undefined || text === '') throw new UsageError(`${flag} needs a value`);
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} expects ${integer ? 'a positive integer' : 'a number of seconds'}, got '${escapeText(text, 40)}'`);
+  }
+  return n;
+}
+
+export function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { bpf: 'auto', timeout: 60, help: false, version: false };
+  let sawBpf = false;
+  let sawNoBpf = false;
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i];
+    if (raw === '--') {
+      args.command = argv.slice(i + 1);
+      if (args.command.length === 0) throw new UsageError('-- must be followed by a command to run');
+      break;
+    }
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    const inline = eq > 0 ? raw.slice(eq + 1) : undefined;
+    const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case '-h':
+      case '--help':
+        args.help = true;
+        break;
+      case '-V':
+      case '--version':
+        args.version = true;
+        break;
+      case '--pid':
+      case '-p':
+        args.pid = parseNumber('--pid', value(), true);
+        if (args.pid < 1) throw new UsageError('--pid must be a positive integer');
+        break;
+      case '--bpf':
+        sawBpf = true;
+        break;
+      case '--no-bpf':
+        sawNoBpf = true;
+        break;
+      case '--timeout':
+      case '-t':
+        args.timeout = parseNumber('--timeout', value(), false);
+        break;
+      case '--output':
+      case '-o': {
+        const file = value();
+        if (!file) throw new UsageError('--output needs a file name');
+        args.output = file;
+        break;
+      }
+      case '--rules': {
+        const file = value();
+        if (!file) throw new UsageError('--rules needs a file name');
+        args.rules = file;
+        break;
+      }
+      default:
+        throw new UsageError(
+          raw.startsWith('-') ? `unknown option '${escapeText(raw, 60)}'` : `unexpected argument '${escapeText(raw, 60)}' (to run a command, put it after --)`,
+        );
+    }
+  }
+  if (sawBpf && sawNoBpf) throw new UsageError('--bpf and --no-bpf cannot be used together');
+  args.bpf = sawBpf ? true : sawNoBpf ? false : 'auto';
+  if (args.help || args.version) return args;
+  if (args.pid !== undefined && args.command) throw new UsageError('use either --pid or -- COMMAND, not both');
+  if (args.pid === undefined && !args.command) throw new UsageError('nothing to monitor: give --pid PID or -- COMMAND');
+  return args;
+}
+
+interface Io {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+}
+
+function fatal(io: Io, message: string, usage = false): number {
+  io.err.write(`wasmshark: error: ${escapeText(message)}\n`);
+  if (usage) io.err.write(`Try 'wasmshark --help' for usage.\n`);
+  return usage ? 2 : 1;
+}
+
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    return fatal(io, (err as Error).message, true);
+  }
+  if (args.help) {
+    io.out.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    io.out.write(`wasmshark ${VERSION}\n`);
+    return 0;
+  }
+
+  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout };
+  let output: string | undefined;
+  let m: Monitor;
+  try {
+    if (args.output) output = checkOutputPath(args.output);
+    if (args.rules) options.rules = loadRules(args.rules);
+    if (args.bpf !== false && process.getuid?.() !== 0) {
+      options.bpf = false;
+      io.err.write(`wasmshark: warning: eBPF probes need root (sudo env "PATH=$PATH" wasmshark ...); using /proc polling\n`);
+    }
+    m = args.command ? monitorCommand(args.command[0], args.command.slice(1), options) : monitor(args.pid!, options);
+  } catch (err) {
+    fatal(io, (err as Error).message);
+    return 2;
+  }
+
+  const view = new ConsoleRenderer(io.out, io.err, {
+    colour: wantsColour(io.out),
+    progress: io.err.isTTY === true,
+    timeout: args.timeout,
+    output: args.output,
+  });
+  let events = 0;
+  let alerts = 0;
+  let startedAt = Date.now();
+  m.on('ready', (info) => {
+    startedAt = Date.now();
+    view.banner(info, VERSION);
+  });
+  m.on('warning', (w) => view.warning(w));
+  m.on('error', (e) => {
+    view.clearProgress();
+    io.err.write(`wasmshark: error: ${escapeText(e.message)}\n`);
+  });
+  m.on('event', () => events++);
+  m.on('alert', (a) => {
+    alerts++;
+    view.alert(a);
+  });
+  const ticker = setInterval(() => view.progress((Date.now() - startedAt) / 1000, events, alerts), 250);
+
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      view.clearProgress();
+      io.err.write(`wasmshark: ${signal} again: quitting without a report\n`);
+      process.exit(130);
+    }
+    view.clearProgress();
+    io.err.write(`wasmshark: ${signal}: stopping, writing the report (again to quit at once)\n`);
+    void m.stop('interrupted');
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+
+  const report = await m.done;
+  clearInterval(ticker);
+  for (const s of signals) process.off(s, onSignal);
+
+  let written: string | null = null;
+  let code = report.end_reason === 'error' ? 1 : 0;
+  if (output) {
+    try {
+      writeReport(output, report);
+      written = args.output!;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      io.err.write(reportJson(report));
+      code = fatal(io, `cannot write report ${args.output}: ${e.code ?? e.message}; the report is above on stderr`);
+    }
+  }
+  view.summary(report, written);
+  return code;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // a launched command that ignores SIGTERM must not keep us here
+      setTimeout(() => process.exit(code), 3000).unref();
+    },
+    (err: Error) => {
+      process.stderr.write(`wasmshark: error: ${escapeText(err.message)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,465 @@
+/**
+ * The monitor: kernel probes and /proc polling in, alerts, score and the
+ * final report out. One per monitored process (and its descendants).
+ *
+ *   const m = monitor(pid, { timeout: 20 });
+ *   m.on('alert', (a) => console.log(a.level, a.title));
+ *   const report = await m.done;      // or: await m.stop()
+ */
+import { EventEmitter } from 'events';
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import { AlertBook, type Alert, type Finding } from './alerts';
+import type { ExecEvent, RuntimeEvent } from './events';
+import { launch, type LaunchOptions } from './launch';
+import { ProbeError, startProbes, type Probes } from './probes';
+import { readStat } from './proc/stat';
+import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
+import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
+import { LEVEL_POINTS, threatScore, verdict } from './score';
+import { ProcSource } from './sources/proc/source';
+import { syscallName } from './syscalls';
+import { VERSION } from './version';
+
+export interface MonitorOptions {
+  /**
+   * true: use eBPF, and fall back to /proc polling with a warning if it cannot load;
+   * false: /proc polling only; 'auto' (default): eBPF when it loads, else /proc with a warning.
+   */
+  bpf?: boolean | 'auto';
+  /** Seconds to monitor; 0 means until the target exits or stop() (default 60). */
+  timeout?: number;
+  /** Lists and levels for the rules (default DEFAULT_RULES; see loadRules). */
+  rules?: RulesConfig;
+  /** /proc scan interval in milliseconds (default 500). */
+  pollIntervalMs?: number;
+  /** Count syscalls in the kernel (default true). */
+  countSyscalls?: boolean;
+  /** Ring buffer size in bytes (default 8 MiB). */
+  ringBufferBytes?: number;
+}
+
+export interface MonitorCommandOptions extends MonitorOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  stdio?: LaunchOptions['stdio'];
+}
+
+export interface MonitorInfo {
+  pid: number;
+  bpf: boolean;
+  /** Why eBPF is not in use, when it was wanted. */
+  bpfError: string | null;
+  comm: string;
+  exe: string;
+  cmdline: string[];
+  launched: boolean;
+}
+
+export interface MonitorEvents {
+  ready: [MonitorInfo];
+  event: [RuntimeEvent];
+  alert: [Alert];
+  warning: [string];
+  error: [Error];
+  end: [Report];
+}
+
+interface Normalized {
+  bpf: boolean | 'auto';
+  timeout: number;
+  rules: RulesConfig;
+  pollIntervalMs: number;
+  countSyscalls: boolean;
+  ringBufferBytes: number | undefined;
+}
+
+function normalize(options: MonitorOptions): Readonly<Normalized> {
+  const { bpf = 'auto', timeout = 60, rules = DEFAULT_RULES, pollIntervalMs = 500, countSyscalls = true } = options;
+  if (bpf !== true && bpf !== false && bpf !== 'auto') throw new TypeError(`bpf must be true, false or 'auto', got ${String(bpf)}`);
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
+    throw new RangeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`);
+  }
+  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10) {
+    throw new RangeError(`pollIntervalMs must be an integer >= 10, got ${String(pollIntervalMs)}`);
+  }
+  return Object.freeze({ bpf, timeout, rules, pollIntervalMs, countSyscalls: countSyscalls !== false, ringBufferBytes: options.ringBufferBytes });
+}
+
+function checkPid(pid: number): void {
+  if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
+  if (pid === process.pid) throw new Error('cannot monitor wasmshark itself');
+  const stat = readStat(pid);
+  if (!stat) throw new Error(`no such process: ${pid}`);
+  if (stat.state === 'Z' || stat.state === 'X') throw new Error(`process ${pid} has already exited`);
+}
+
+function readCmdline(pid: number): string[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`)
+      .toString('utf8')
+      .split('\0')
+      .filter((a, i, all) => a !== '' || i < all.length - 1)
+      .slice(0, 64)
+      .map((a) => truncate(a, 1024));
+  } catch {
+    return [];
+  }
+}
+
+function readExe(pid: number): string {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
+export class Monitor extends EventEmitter<MonitorEvents> {
+  /** Resolves with the final report when monitoring ends, however it ends. */
+  readonly done: Promise<Report>;
+
+  private readonly options: Readonly<Normalized>;
+  private readonly rules: RuleSet;
+  private readonly book = new AlertBook();
+  private probes: Probes | null = null;
+  private proc: ProcSource | null = null;
+  private bpfError: string | null = null;
+  private pid = 0;
+  private launched = false;
+  private launchExecSeen = false;
+  private target = { comm: '', exe: '', cmdline: [] as string[], exitCode: null as number | null, exitSignal: null as number | null };
+  private readonly children = new Map<number, ReportChild>();
+  private readonly connections = new Map<string, ReportConnection>();
+  private readonly listening = new Set<string>();
+  private readonly memfdNames = new Map<string, string>();
+  private readonly regions = new Map<string, number>();
+  private readonly eventCounts: Record<string, number> = {};
+  private eventTotal = 0;
+  private startedAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private ending: Promise<Report> | null = null;
+  private resolveDone!: (r: Report) => void;
+  private child: ChildProcess | null = null;
+
+  /** Use monitor() or monitorCommand(). */
+  constructor(
+    target: { pid: number } | { command: string; args: string[]; launch: MonitorCommandOptions },
+    options: MonitorOptions,
+  ) {
+    super();
+    this.options = normalize(options);
+    this.rules = new RuleSet(this.options.rules);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    if ('pid' in target) {
+      checkPid(target.pid);
+      this.pid = target.pid;
+      process.nextTick(() => this.startAttached());
+    } else {
+      if (typeof target.command !== 'string' || target.command === '') throw new TypeError('monitorCommand needs a command');
+      this.launched = true;
+      process.nextTick(() => void this.startLaunched(target.command, target.args, target.launch));
+    }
+  }
+
+  /** Loads the probes unless told not to; on failure, says why once and goes on with /proc. */
+  private startProbes(): void {
+    if (this.options.bpf === false) return;
+    try {
+      this.probes = startProbes({ countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes });
+    } catch (err) {
+      const reason = err instanceof ProbeError || err instanceof Error ? err.message : String(err);
+      this.bpfError = reason;
+      this.emit('warning', `eBPF unavailable (${reason}); falling back to /proc polling`);
+      return;
+    }
+    this.probes.on('batch', (events) => {
+      for (const e of events) this.onEvent(e);
+    });
+    this.probes.on('error', (err) => this.emit('error', err));
+  }
+
+  /** Starts polling /proc; its first pass runs at once, so call it after 'ready'. */
+  private startProc(): void {
+    const bpf = this.probes !== null;
+    this.proc = new ProcSource(this.pid, {
+      intervalMs: this.options.pollIntervalMs,
+      followChildren: true,
+      sampleSyscalls: !bpf,
+    });
+    this.proc.on('event', (e) => this.onEvent(e));
+    this.proc.on('error', (err) => this.emit('error', err));
+    this.proc.start();
+    // Children that existed before we attached: the kernel follows only new ones.
+    if (this.probes) for (const pid of this.proc.pids()) if (pid !== this.pid) this.followExisting(pid);
+  }
+
+  private startTimer(): void {
+    if (this.options.timeout > 0) this.timer = setTimeout(() => void this.stop('timeout'), this.options.timeout * 1000);
+  }
+
+  private ready(): void {
+    this.startedAt = Date.now();
+    this.startTimer();
+    this.emit('ready', {
+      pid: this.pid,
+      bpf: this.probes !== null,
+      bpfError: this.bpfError,
+      comm: this.target.comm,
+      exe: this.target.exe,
+      cmdline: this.target.cmdline,
+      launched: this.launched,
+    });
+  }
+
+  private startAttached(): void {
+    try {
+      const stat = readStat(this.pid);
+      this.target.comm = stat?.comm ?? '';
+      this.target.exe = readExe(this.pid);
+      this.target.cmdline = readCmdline(this.pid);
+      this.startProbes();
+      if (this.probes) {
+        try {
+          this.probes.addTarget(this.pid, stat?.startTicks);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+      }
+      this.ready();
+      this.startProc();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private followExisting(pid: number): void {
+    try {
+      this.probes?.addTarget(pid);
+    } catch {
+      // gone already: nothing to follow
+    }
+  }
+
+  private async startLaunched(command: string, args: string[], opts: MonitorCommandOptions): Promise<void> {
+    try {
+      this.startProbes();
+      const { child, pid } = await launch(this.probes, command, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
+      this.child = child;
+      this.pid = pid;
+      this.target.comm = command.slice(command.lastIndexOf('/') + 1).slice(0, 15);
+      this.target.cmdline = [command, ...args].map((a) => truncate(a, 1024));
+      child.once('exit', (code, signal) => {
+        if (this.target.exitCode === null && this.target.exitSignal === null) {
+          this.target.exitCode = code;
+          this.target.exitSignal = signal ? os.constants.signals[signal] : null;
+        }
+        if (!this.probes) void this.stop('target-exit');
+      });
+      this.ready();
+      this.startProc();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    void this.stop('error');
+  }
+
+  private isLaunchExec(e: ExecEvent): boolean {
+    if (!this.launched || this.launchExecSeen || e.pid !== this.pid) return false;
+    this.launchExecSeen = true;
+    if (e.image) this.target.exe = e.image;
+    return true;
+  }
+
+  private addFinding(f: Finding): void {
+    if (f.wxRegion && LEVEL_POINTS[f.level] > 0) {
+      const key = `${f.pid}:${f.wxRegion.start}`;
+      const seen = this.regions.get(key) ?? 0;
+      if (f.wxRegion.from === 'kernel') this.regions.set(key, seen + 1);
+      else if (seen === 0) this.regions.set(key, 1);
+    }
+    const alert = this.book.add(f);
+    if (alert) this.emit('alert', alert);
+  }
+
+  private recordOutbound(c: Outbound): void {
+    const key = connectionKey(c);
+    if (!this.connections.has(key)) {
+      this.connections.set(key, { protocol: c.protocol, address: c.address, port: c.port, state: c.state, pid: c.pid });
+    }
+  }
+
+  private onEvent(e: RuntimeEvent): void {
+    this.eventTotal++;
+    this.eventCounts[e.kind] = (this.eventCounts[e.kind] ?? 0) + 1;
+    if (this.listenerCount('event') > 0) this.emit('event', e);
+
+    let findings: Finding[];
+    switch (e.kind) {
+      case 'fork':
+        if (!e.thread) {
+          this.proc?.addPid(e.childPid);
+          this.children.set(e.childPid, { pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
+        }
+        return;
+      case 'exit':
+        if (e.pid === this.pid) {
+          this.target.exitCode = e.exitCode;
+          this.target.exitSignal = e.signal;
+          void this.stop('target-exit');
+        } else {
+          const c = this.children.get(e.pid);
+          if (c) Object.assign(c, { exit_code: e.exitCode, signal: e.signal });
+        }
+        return;
+      case 'target-exit':
+        if (e.pid === this.pid) void this.stop('target-exit');
+        return;
+      case 'memfd':
+        if (e.ok) this.memfdNames.set(`${e.pid}:${e.result}`, e.name);
+        break;
+      case 'exec':
+        if (e.ok && e.pid !== this.pid) {
+          const c = this.children.get(e.pid) ?? { pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null };
+          c.program = truncate(e.image || e.filename, 1024);
+          c.argv = e.argv;
+          this.children.set(e.pid, c);
+        }
+        break;
+      case 'process':
+        if (!this.probes && !this.children.has(e.pid)) {
+          this.children.set(e.pid, { pid: e.pid, ppid: e.ppid, program: truncate(e.exe, 1024), argv: e.argv, exit_code: null, signal: null });
+        }
+        break;
+      case 'connection': {
+        const where = `${e.pid}:${e.protocol}:${e.localPort}`;
+        if (e.state === 'LISTEN') this.listening.add(where);
+        const out = outboundFromProc(e, this.listening.has(where));
+        if (!out) return;
+        this.recordOutbound(out);
+        findings = this.rules.outbound(out);
+        for (const f of findings) this.addFinding(f);
+        return;
+      }
+    }
+    if (e.kind === 'connect') {
+      const out = outboundFromConnect(e);
+      if (out && out.established) this.recordOutbound(out);
+    }
+    findings = this.rules.evaluate(e, {
+      procChildren: !this.probes,
+      isLaunchExec: (x) => this.isLaunchExec(x),
+      memfdName: (pid, fd) => this.memfdNames.get(`${pid}:${fd}`),
+    });
+    for (const f of findings) this.addFinding(f);
+  }
+
+  /** Alerts so far, most severe first. */
+  alerts(): Alert[] {
+    return this.book.all();
+  }
+
+  /**
+   * End monitoring: a last /proc pass, detach the probes and deliver what the
+   * kernel still holds, then build the report. Safe to call more than once.
+   */
+  stop(reason: EndReason = 'stopped'): Promise<Report> {
+    if (!this.ending) this.ending = this.finish(reason);
+    return this.ending;
+  }
+
+  private async finish(reason: EndReason): Promise<Report> {
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      this.proc?.scanNow();
+    } catch {
+      // the target may be gone: what was seen stands
+    }
+    this.proc?.stop();
+    if (this.probes) await this.probes.stop();
+    if (this.launched && this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+    }
+    const report = this.buildReport(reason);
+    this.emit('end', report);
+    this.resolveDone(report);
+    return report;
+  }
+
+  private buildReport(reason: EndReason): Report {
+    const alerts = this.book.all();
+    const wxRegions = [...this.regions.values()].reduce((a, b) => a + b, 0);
+    const score = threatScore({ alerts, wxRegions });
+    const ended = Date.now();
+
+    let source: Report['syscalls']['source'] = 'none';
+    let counts = new Map<number, number>();
+    if (this.probes && this.options.countSyscalls) {
+      source = 'bpf';
+      counts = this.probes.syscallCounts();
+    } else if (this.proc && this.proc.samples() > 0) {
+      source = 'sampled';
+      counts = this.proc.syscallCounts();
+    }
+    const top = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([nr, count]) => ({ name: syscallName(nr), nr, count }));
+    const drops = this.probes?.drops();
+
+    return {
+      pid: this.pid,
+      verdict: verdict(score),
+      threat_score: Math.round(score * 10) / 10,
+      bpf_used: this.probes !== null,
+      duration: Math.round((ended - this.startedAt) / 10) / 100,
+      alerts: alerts.map(reportAlert),
+      new_connections: this.connections.size,
+      rwx_regions: wxRegions,
+      schema_version: SCHEMA_VERSION,
+      tool: { name: 'wasmshark', version: VERSION },
+      mode: this.probes ? 'bpf' : 'proc',
+      bpf_error: this.bpfError,
+      started_at: new Date(this.startedAt).toISOString(),
+      ended_at: new Date(ended).toISOString(),
+      end_reason: reason,
+      target: {
+        pid: this.pid,
+        comm: this.target.comm,
+        exe: truncate(this.target.exe, 1024),
+        cmdline: this.target.cmdline,
+        launched: this.launched,
+        exit_code: this.target.exitCode,
+        exit_signal: this.target.exitSignal,
+      },
+      children: [...this.children.values()].slice(0, 1000),
+      connections: [...this.connections.values()].slice(0, 1000),
+      syscalls: { source, total: [...counts.values()].reduce((a, b) => a + b, 0), top },
+      events: { total: this.eventTotal, by_kind: { ...this.eventCounts } },
+      drops: {
+        total: drops?.total ?? 0,
+        by_kind: drops ? { ...drops.byKind } : {},
+        stash: drops?.stash ?? 0,
+        malformed: this.probes?.malformed ?? 0,
+      },
+    };
+  }
+}
+
+/** Monitor a running process and its descendants. Throws on bad input (no such pid, bad options). */
+export function monitor(pid: number, options: MonitorOptions = {}): Monitor {
+  return new Monitor({ pid }, options);
+}
+
+/** Start `command args` with monitoring in place from its first instruction. */
+export function monitorCommand(command: string, args: string[] = [], options: MonitorCommandOptions = {}): Monitor {
+  return new Monitor({ command, args, launch: options }, options);
+}

@@ -1,0 +1,157 @@
+/**
+ * The JSON report: the seed's fields first, exactly as it names and types
+ * them, then richer fields. Written atomically: a temp file in the same
+ * directory (created exclusively, never through a symlink, mode 0600),
+ * flushed, then renamed over the destination.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Alert, Category, Level } from './alerts';
+import type { Verdict } from './score';
+
+export const SCHEMA_VERSION = 1;
+
+export interface ReportAlert {
+  level: Level;
+  category: Category;
+  title: string;
+  description: string;
+  evidence: string;
+  rule: string;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  pid: number;
+}
+
+export interface ReportChild {
+  pid: number;
+  ppid: number;
+  program: string;
+  argv: string[];
+  exit_code: number | null;
+  signal: number | null;
+}
+
+export interface ReportConnection {
+  protocol: 'tcp' | 'udp';
+  address: string;
+  port: number;
+  state: string;
+  pid: number;
+}
+
+export type EndReason = 'timeout' | 'target-exit' | 'interrupted' | 'stopped' | 'error';
+
+export interface Report {
+  pid: number;
+  verdict: Verdict;
+  threat_score: number;
+  bpf_used: boolean;
+  duration: number;
+  alerts: ReportAlert[];
+  new_connections: number;
+  rwx_regions: number;
+  schema_version: number;
+  tool: { name: string; version: string };
+  mode: 'bpf' | 'proc';
+  /** Why eBPF was not used, when it was asked for. */
+  bpf_error: string | null;
+  started_at: string;
+  ended_at: string;
+  end_reason: EndReason;
+  target: {
+    pid: number;
+    comm: string;
+    exe: string;
+    cmdline: string[];
+    launched: boolean;
+    exit_code: number | null;
+    exit_signal: number | null;
+  };
+  children: ReportChild[];
+  connections: ReportConnection[];
+  syscalls: { source: 'bpf' | 'sampled' | 'none'; total: number; top: Array<{ name: string; nr: number; count: number }> };
+  events: { total: number; by_kind: Record<string, number> };
+  drops: { total: number; by_kind: Record<string, number>; stash: number; malformed: number };
+}
+
+/** Longest string kept in the report; longer ones are cut with a marker. */
+export const MAX_STRING = 4096;
+
+export function truncate(s: string, max = MAX_STRING): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…[+${s.length - max} chars]`;
+}
+
+export function reportAlert(a: Alert): ReportAlert {
+  return {
+    level: a.level,
+    category: a.category,
+    title: truncate(a.title),
+    description: truncate(a.description),
+    evidence: truncate(a.evidence),
+    rule: a.rule,
+    count: a.count,
+    first_seen: new Date(a.firstSeen).toISOString(),
+    last_seen: new Date(a.lastSeen).toISOString(),
+    pid: a.pid,
+  };
+}
+
+export function reportJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/**
+ * Checks before monitoring starts that the report can be written there, so a
+ * long run does not end in a lost report. Throws a one-line error.
+ */
+export function checkOutputPath(file: string): string {
+  const resolved = path.resolve(file);
+  const dir = path.dirname(resolved);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new Error(`cannot write report ${file}: directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new Error(`cannot write report ${file}: ${dir} is not a directory`);
+  try {
+    if (fs.lstatSync(resolved).isDirectory()) throw new Error(`cannot write report ${file}: it is a directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // Actually create (and remove) a file: access(2) does not see read-only mounts or full quotas.
+  const probe = path.join(dir, `.wasmshark-check-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.closeSync(fs.openSync(probe, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600));
+    fs.unlinkSync(probe);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot write report ${file}: ${e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'read-only file system' : e.message}`);
+  }
+  return resolved;
+}
+
+/** Writes the report atomically with mode 0600; a symlink at the path is replaced, never followed. */
+export function writeReport(file: string, report: Report): void {
+  const resolved = path.resolve(file);
+  const tmp = path.join(path.dirname(resolved), `.${path.basename(resolved)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, reportJson(report));
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, resolved);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}

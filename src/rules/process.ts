@@ -1,0 +1,83 @@
+/** Child processes and fileless execution. */
+import type { Finding } from '../alerts';
+import type { ExecEvent, MemfdEvent, ProcProcessEvent } from '../events';
+import { argvText } from './format';
+
+const FD_PATH = /^\/(?:dev|proc\/(?:self|\d+))\/fd\/(\d+)/;
+const AT_EMPTY_PATH = 0x1000;
+
+export interface ProcessContext {
+  /** The exec that starts the monitored command in launch mode: not an alert. */
+  isLaunchExec(e: ExecEvent): boolean;
+  /** Name given to memfd_create for this process's fd, if seen. */
+  memfdName(pid: number, fd: number): string | undefined;
+}
+
+function basename(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i >= 0 ? path.slice(i + 1) : path;
+}
+
+function fileless(program: string, argv: string[], evidence: string, pid: number): Finding {
+  return {
+    rule: 'process.fileless',
+    key: `${program}\u0000${argv.join('\u0000')}`,
+    level: 'CRITICAL',
+    category: 'PROCESS',
+    title: 'Fileless execution from an in-memory file (memfd)',
+    description: 'a program was executed from memory, leaving no file on disk',
+    evidence,
+    pid,
+  };
+}
+
+function child(program: string, argv: string[], evidence: string, pid: number): Finding {
+  return {
+    rule: 'process.child',
+    key: `${program}\u0000${argv.join('\u0000')}`,
+    level: 'HIGH',
+    category: 'PROCESS',
+    title: `Child process spawned: ${basename(program) || program}`,
+    description: 'the WASM runtime started another program',
+    evidence,
+    pid,
+  };
+}
+
+export function execRules(e: ExecEvent, ctx: ProcessContext): Finding[] {
+  if (!e.ok || ctx.isLaunchExec(e)) return [];
+  const program = e.image || e.filename;
+  const evidence = `argv=${argvText(e.argv)}${e.argc > e.argv.length ? ` (+${e.argc - e.argv.length} more)` : ''} image=${program} pid=${e.pid} ppid=${e.ppid}`;
+  const fdMatch = FD_PATH.exec(e.image);
+  const byFd = e.syscall === 'execveat' && e.filename === '' && (e.atFlags & AT_EMPTY_PATH) !== 0;
+  if (fdMatch || byFd) {
+    const fd = fdMatch ? Number(fdMatch[1]) : e.dfd;
+    const name = ctx.memfdName(e.pid, fd);
+    return [fileless(program, e.argv, `${evidence} fd=${fd}${name !== undefined ? ` memfd=${name}` : ''}`, e.pid)];
+  }
+  return [child(program, e.argv, evidence, e.pid)];
+}
+
+/** A child found by polling /proc (the --no-bpf path). */
+export function processRules(e: ProcProcessEvent): Finding[] {
+  const program = e.exe || e.argv[0] || e.comm;
+  const evidence = `argv=${argvText(e.argv)} image=${program} pid=${e.pid} ppid=${e.ppid}`;
+  if (e.exe.startsWith('/memfd:')) return [fileless(program, e.argv, evidence, e.pid)];
+  return [child(program, e.argv, evidence, e.pid)];
+}
+
+export function memfdRules(e: MemfdEvent): Finding[] {
+  if (!e.ok) return [];
+  return [
+    {
+      rule: 'process.memfd',
+      key: `${e.pid}:${e.name}`,
+      level: 'LOW',
+      category: 'PROCESS',
+      title: 'In-memory file created (memfd_create)',
+      description: 'an anonymous in-memory file: the first step of fileless execution, also used for shared memory',
+      evidence: `name=${e.name} fd=${e.result} pid=${e.pid}`,
+      pid: e.pid,
+    },
+  ];
+}

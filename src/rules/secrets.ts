@@ -1,0 +1,68 @@
+/** Credentials in the environment, sensitive and dropped files. */
+import type { Finding } from '../alerts';
+import type { ProcEnvEvent, ProcFileEvent } from '../events';
+import { globToRegExp, type RulesConfig } from './config';
+
+export class SecretMatchers {
+  private readonly env: RegExp[];
+  private readonly files: RegExp[];
+  private readonly drops: RegExp[];
+
+  constructor(config: RulesConfig) {
+    this.env = config.sensitiveEnv.map((p) => globToRegExp(p, 'i'));
+    this.files = config.sensitiveFiles.map((p) => globToRegExp(p));
+    this.drops = config.dropLocations.map((p) => globToRegExp(p));
+  }
+
+  envRules(e: ProcEnvEvent): Finding[] {
+    return e.names
+      .filter((name) => this.env.some((re) => re.test(name)))
+      .map((name) => ({
+        rule: 'credentials.env',
+        key: name,
+        level: 'HIGH',
+        category: 'CREDENTIALS',
+        title: `Sensitive environment variable: ${name}`,
+        description: 'WASM runtime has access to credential/secret env var',
+        evidence: `key=${name} (value redacted)`,
+        pid: e.pid,
+        ssh: name === 'SSH_AUTH_SOCK',
+      }));
+  }
+
+  fileRules(e: ProcFileEvent): Finding[] {
+    const path = e.path.endsWith(' (deleted)') ? e.path.slice(0, -' (deleted)'.length) : e.path;
+    const evidence = `path=${e.path} fd=${e.fd} pid=${e.pid}`;
+    if (this.files.some((re) => re.test(path))) {
+      return [
+        {
+          rule: 'file.sensitive',
+          key: path,
+          level: 'HIGH',
+          category: 'FILE',
+          title: `Sensitive file open: ${path}`,
+          description: 'the runtime holds a credential or system secret file open',
+          evidence,
+          pid: e.pid,
+          ssh: /\/\.ssh\//.test(path),
+        },
+      ];
+    }
+    // stdin/out/err point wherever whoever started the process redirected them
+    if (e.fd > 2 && this.drops.some((re) => re.test(path))) {
+      return [
+        {
+          rule: 'file.drop',
+          key: path,
+          level: 'MEDIUM',
+          category: 'FILE',
+          title: `File open in a world-writable location: ${path}`,
+          description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
+          evidence,
+          pid: e.pid,
+        },
+      ];
+    }
+    return [];
+  }
+}

@@ -1,0 +1,560 @@
+/**
+ * The /proc source: polls /proc for the followed process tree and reports
+ * what it finds there as ProcEvents. It is the whole of --no-bpf mode, and in
+ * --bpf mode it still supplies what the probes do not see (environment names,
+ * open files, socket states, RWX regions that already existed).
+ *
+ *   const proc = new ProcSource(pid, { sampleSyscalls: true });
+ *   proc.on('event', (e) => ...);
+ *   proc.start();
+ *   ...
+ *   proc.scanNow(); // catch short-lived state before reporting
+ *   proc.stop();
+ *
+ * The target may be hostile and its processes vanish at any moment: a /proc
+ * read that fails because a process is gone or not ours to read skips that
+ * process for this pass, and every per-process read is capped so no target
+ * can make a pass unbounded. Environment values are read only to be stepped
+ * over, then wiped; they are never kept or logged.
+ */
+import { EventEmitter } from 'events';
+import * as fs from 'fs';
+import type { ProcConnectionEvent, ProcEvent } from '../../events';
+import { MAX_FD_ENTRIES, MAX_FDS, readFdWindow, socketInodes, type FdTarget } from '../../proc/fds';
+import { parseEnvironNames, parseMaps, parseNetTable, parseSyscall, type NetEntry } from '../../proc/parse';
+import { isAlive, isLiveStat, readStat, type ProcStat } from '../../proc/stat';
+
+export interface ProcSourceOptions {
+  /** Milliseconds between scans (default 500). */
+  intervalMs?: number;
+  /** Follow descendants of the root as well (default true). */
+  followChildren?: boolean;
+  /** Estimate syscall frequencies by sampling /proc/PID/task/TID/syscall (default false). */
+  sampleSyscalls?: boolean;
+  /** Milliseconds between syscall samples (default 50). */
+  sampleIntervalMs?: number;
+}
+
+export interface ProcSourceEvents {
+  event: [ProcEvent];
+  error: [Error];
+}
+
+const DEFAULTS = { intervalMs: 500, followChildren: true, sampleSyscalls: false, sampleIntervalMs: 50 };
+
+/* Caps on one pass, so a hostile target cannot make it unbounded. */
+const MAX_PROCESSES = 4096;
+const MAX_THREADS = 4096;
+const MAX_MAP_LINES = 65536;
+/** Per-process memory of what was already reported (fd+path keys, RWX starts). */
+const MAX_REMEMBERED = 65536;
+const MAX_ARGS = 8;
+const ARG_BYTES = 127;
+const CMDLINE_BYTES = 64 << 10;
+/** The kernel limits argv+envp to 6 MiB at exec; a little more covers it. */
+const ENVIRON_BYTES = 8 << 20;
+const MAPS_BYTES = 16 << 20;
+const NET_TABLE_BYTES = 32 << 20;
+
+/** Devices every process has open: reporting them would only be noise. */
+const QUIET_DEVICES = /^\/dev\/(null|pts\/.*|tty.*|urandom|random)$/;
+
+/** What a /proc read fails with when the process is gone or not ours to read. */
+const SKIP_CODES = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);
+
+const NET_TABLES: Array<[file: string, protocol: 'tcp' | 'udp', family: 'inet' | 'inet6']> = [
+  ['tcp', 'tcp', 'inet'],
+  ['tcp6', 'tcp', 'inet6'],
+  ['udp', 'udp', 'inet'],
+  ['udp6', 'udp', 'inet6'],
+];
+
+interface NetHit {
+  protocol: 'tcp' | 'udp';
+  family: 'inet' | 'inet6';
+  entry: NetEntry;
+}
+
+interface SocketSeen {
+  protocol: 'tcp' | 'udp';
+  /** Remote 'address|port' when last reported, null when it had none. */
+  peer: string | null;
+  state: string;
+}
+
+/** One followed process; pid plus start time tell a reused pid apart. */
+interface Followed {
+  pid: number;
+  startTicks: number;
+  /** exe and argv when last seen: a change means it exec'd. */
+  image: string | null;
+  envReported: boolean;
+  /** Where this pass's window of fds starts (see readFdWindow). */
+  fdCursor: number;
+  files: Set<string>;
+  sockets: Map<number, SocketSeen>;
+  rwx: Set<number>;
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
+}
+
+/** Reads at most maxBytes of a file (proc files report size 0, so read until EOF). */
+function readBounded(path: string, maxBytes: number): Buffer {
+  const fd = fs.openSync(path, 'r');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    while (total < maxBytes) {
+      const chunk = Buffer.alloc(Math.min(64 << 10, maxBytes - total));
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const all = Buffer.concat(chunks, total);
+  for (const c of chunks) c.fill(0); // the environment passes through here
+  return all;
+}
+
+/** Numeric entries of a /proc directory, at most limit; [] if it is gone. */
+function listPids(dir: string, limit: number): number[] {
+  const out: number[] = [];
+  let d: fs.Dir;
+  try {
+    d = fs.opendirSync(dir);
+  } catch {
+    return out;
+  }
+  try {
+    while (out.length < limit) {
+      const entry = d.readSync();
+      if (entry === null) break;
+      const n = Number(entry.name);
+      if (Number.isSafeInteger(n) && n > 0) out.push(n);
+    }
+  } catch {
+    // the process exited while we listed it: what we have is all there is
+  } finally {
+    d.closeSync();
+  }
+  return out;
+}
+
+function readLinkOr(path: string, fallback: string): string {
+  try {
+    return fs.readlinkSync(path);
+  } catch {
+    return fallback;
+  }
+}
+
+/** First MAX_ARGS arguments of /proc/PID/cmdline, each cut at ARG_BYTES bytes. */
+function readArgv(pid: number): string[] {
+  const buf = readBounded(`/proc/${pid}/cmdline`, CMDLINE_BYTES);
+  const argv: string[] = [];
+  for (let p = 0; p < buf.length && argv.length < MAX_ARGS; ) {
+    let nul = buf.indexOf(0, p);
+    if (nul < 0) nul = buf.length;
+    argv.push(buf.toString('utf8', p, Math.min(nul, p + ARG_BYTES)));
+    p = nul + 1;
+  }
+  return argv;
+}
+
+function checkOptions(options: ProcSourceOptions): Readonly<Required<ProcSourceOptions>> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('proc source options must be an object');
+  const o = { ...DEFAULTS, ...options };
+  for (const key of ['intervalMs', 'sampleIntervalMs'] as const) {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 2 ** 31 - 1) {
+      throw new RangeError(`proc source ${key} must be a number of milliseconds from 1 to 2147483647, got ${String(v)}`);
+    }
+  }
+  for (const key of ['followChildren', 'sampleSyscalls'] as const) {
+    if (typeof o[key] !== 'boolean') throw new TypeError(`proc source ${key} must be true or false, got ${String(o[key])}`);
+  }
+  return Object.freeze(o);
+}
+
+function checkPid(pid: number, what: string): void {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff) {
+    throw new TypeError(`${what} must be a positive integer pid, got ${String(pid)}`);
+  }
+}
+
+export class ProcSource extends EventEmitter<ProcSourceEvents> {
+  private readonly rootPid: number;
+  private readonly options: Readonly<Required<ProcSourceOptions>>;
+  /** The root's start time, once seen: a later different one means the pid was reused. */
+  private rootStart: number | null = null;
+  private readonly followed = new Map<number, Followed>();
+  /** Pids another source found in the tree, with their start time when added (null if unreadable then). */
+  private readonly added = new Map<number, number | null>();
+  /** Followed and alive at the end of the last pass. */
+  private current: number[] = [];
+  private readonly counts = new Map<number, number>();
+  private sampleCount = 0;
+  private scanTimer: NodeJS.Timeout | null = null;
+  private sampleTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  /** What a pass found, delivered once the pass is over. */
+  private outbox: Array<ProcEvent | Error> = [];
+  private exited = false;
+  /** Kernels without CONFIG_PROC_CHILDREN lack /proc/PID/task/TID/children. */
+  private readonly hasChildrenFiles = fs.existsSync(`/proc/${process.pid}/task/${process.pid}/children`);
+
+  constructor(rootPid: number, options: ProcSourceOptions = {}) {
+    super();
+    checkPid(rootPid, 'proc source root');
+    this.rootPid = rootPid;
+    this.options = checkOptions(options);
+  }
+
+  /** Scans at once, then every intervalMs; also starts syscall sampling when asked for. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.scanNow();
+    if (this.exited) return;
+    this.scanTimer = setInterval(() => this.scanNow(), this.options.intervalMs).unref();
+    if (this.options.sampleSyscalls) {
+      this.sample();
+      this.sampleTimer = setInterval(() => this.sample(), this.options.sampleIntervalMs).unref();
+    }
+  }
+
+  /** Clears the timers. scanNow() still works until the target has exited. */
+  stop(): void {
+    if (this.scanTimer) clearInterval(this.scanTimer);
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    this.scanTimer = null;
+    this.sampleTimer = null;
+  }
+
+  /** Another source (the kernel probes) found this process in the tree: follow it from now on. */
+  addPid(pid: number): void {
+    checkPid(pid, 'addPid');
+    if (this.exited || pid === this.rootPid || this.added.has(pid)) return;
+    const stat = readStat(pid);
+    this.added.set(pid, stat ? stat.startTicks : null);
+  }
+
+  /** Processes currently followed and alive. */
+  pids(): number[] {
+    return this.current.filter((pid) => isAlive(pid));
+  }
+
+  /** Sampled syscall numbers and how often each was seen. */
+  syscallCounts(): Map<number, number> {
+    return new Map(this.counts);
+  }
+
+  /** How many sampling passes ran. */
+  samples(): number {
+    return this.sampleCount;
+  }
+
+  /** One synchronous pass over the followed tree. */
+  scanNow(): void {
+    if (this.exited) return;
+    try {
+      this.scan();
+    } catch (err) {
+      this.report(err, 'cannot scan /proc');
+    }
+    // Delivered after the pass, outside the try: a listener's exception is its own, not a /proc error.
+    const out = this.outbox;
+    this.outbox = [];
+    for (const item of out) {
+      if (item instanceof Error) {
+        if (this.listenerCount('error') > 0) this.emit('error', item);
+      } else {
+        this.emit('event', item);
+      }
+    }
+  }
+
+  private scan(): void {
+    const stat = readStat(this.rootPid);
+    const root = isLiveStat(stat) && (this.rootStart === null || stat.startTicks === this.rootStart) ? stat : null;
+    if (root) this.rootStart = root.startTicks;
+
+    // Once the root is gone, the rest of the tree still gets this last look.
+    const tree = this.findTree(root);
+    // One read of the net tables per network namespace per pass: processes share them.
+    const tables = new Map<string, Map<number, NetHit>>();
+    for (const [pid, stat] of tree) this.inspect(pid, stat, tables);
+    this.current = [...tree.keys()];
+
+    if (!root) {
+      this.exited = true;
+      this.stop();
+      this.current = [];
+      this.outbox.push({ kind: 'target-exit', pid: this.rootPid });
+    }
+  }
+
+  /**
+   * The processes to look at this pass: the root, everything followed before
+   * (a daemonised grandchild is reparented away from the tree but stays
+   * followed), pids added by other sources, and their descendants.
+   */
+  private findTree(rootStat: ProcStat | null): Map<number, ProcStat> {
+    const tree = new Map<number, ProcStat>();
+    const queue: number[] = [];
+    const take = (pid: number, stat: ProcStat) => {
+      if (tree.size >= MAX_PROCESSES || tree.has(pid)) return;
+      tree.set(pid, stat);
+      queue.push(pid);
+    };
+    /** A pid known from before: followed only while it is the same process. */
+    const known = (pid: number, startTicks: number | null): boolean => {
+      const stat = readStat(pid);
+      if (!isLiveStat(stat) || (startTicks !== null && stat.startTicks !== startTicks)) return false;
+      take(pid, stat);
+      return true;
+    };
+
+    if (rootStat) take(this.rootPid, rootStat);
+    for (const f of [...this.followed.values()]) {
+      if (f.pid !== this.rootPid && !known(f.pid, f.startTicks)) this.followed.delete(f.pid);
+    }
+    for (const [pid, startTicks] of [...this.added]) {
+      if (!known(pid, startTicks)) this.added.delete(pid);
+      else if (startTicks === null) this.added.set(pid, tree.get(pid)?.startTicks ?? null);
+    }
+    if (!this.options.followChildren) return tree;
+
+    let byParent: Map<number, number[]> | null = null;
+    for (let i = 0; i < queue.length && tree.size < MAX_PROCESSES; i++) {
+      const parent = queue[i];
+      let children: number[];
+      if (this.hasChildrenFiles) {
+        children = this.childrenOf(parent);
+      } else {
+        byParent ??= this.parentIndex();
+        children = byParent.get(parent) ?? [];
+      }
+      for (const child of children) {
+        const stat = readStat(child);
+        // The ppid check drops a child that exited and whose pid was reused since the list was read.
+        if (isLiveStat(stat) && stat.ppid === parent) take(child, stat);
+      }
+    }
+    return tree;
+  }
+
+  /** Children of every thread of pid (each thread has its own list). */
+  private childrenOf(pid: number): number[] {
+    const out: number[] = [];
+    for (const tid of listPids(`/proc/${pid}/task`, MAX_THREADS)) {
+      let text: string;
+      try {
+        text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+      } catch {
+        continue; // thread gone
+      }
+      for (const word of text.split(' ')) {
+        const n = Number(word);
+        if (word !== '' && Number.isSafeInteger(n) && n > 0) out.push(n);
+      }
+    }
+    return out;
+  }
+
+  /** Fallback without children files: every process's ppid, from /proc/PID/stat. */
+  private parentIndex(): Map<number, number[]> {
+    const index = new Map<number, number[]>();
+    for (const pid of listPids('/proc', Infinity)) {
+      const stat = readStat(pid);
+      if (!stat) continue;
+      const list = index.get(stat.ppid);
+      if (list) list.push(pid);
+      else index.set(stat.ppid, [pid]);
+    }
+    return index;
+  }
+
+  private inspect(pid: number, stat: ProcStat, tables: Map<string, Map<number, NetHit>>): void {
+    let f = this.followed.get(pid);
+    if (!f || f.startTicks !== stat.startTicks) {
+      f = { pid, startTicks: stat.startTicks, image: null, envReported: false, fdCursor: 0, files: new Set(), sockets: new Map(), rwx: new Set() };
+      this.followed.set(pid, f);
+    }
+    this.checkImage(f, stat);
+    if (!f.envReported && f.image !== null) this.checkEnv(f);
+    const skip = f.fdCursor;
+    const fds = readFdWindow(pid, skip, MAX_FDS);
+    f.fdCursor = fds.complete || skip + MAX_FDS >= MAX_FD_ENTRIES ? 0 : skip + MAX_FDS;
+    this.checkFiles(f, fds.targets);
+    this.checkSockets(f, fds.targets, skip === 0 && fds.complete, tables);
+    this.checkMaps(f);
+  }
+
+  /** A process event when a process is first seen, and again when it has exec'd. */
+  private checkImage(f: Followed, stat: ProcStat): void {
+    const exe = readLinkOr(`/proc/${f.pid}/exe`, '');
+    const argv = this.read(f.pid, 'cmdline', () => readArgv(f.pid));
+    if (argv === null) return;
+    const image = `${exe}\0${argv.join('\0')}`;
+    if (image === f.image) return;
+    f.image = image;
+    f.envReported = false;
+    if (f.pid !== this.rootPid) {
+      // comm read again after exe and argv, so an exec between the reads cannot pair the old name with the new image
+      const now = readStat(f.pid);
+      const comm = now && now.startTicks === stat.startTicks ? now.comm : stat.comm;
+      this.outbox.push({ kind: 'process', pid: f.pid, ppid: stat.ppid, comm, exe, argv });
+    }
+  }
+
+  private checkEnv(f: Followed): void {
+    const names = this.read(f.pid, 'environ', () => {
+      const buf = readBounded(`/proc/${f.pid}/environ`, ENVIRON_BYTES);
+      const found = parseEnvironNames(buf);
+      buf.fill(0);
+      // An empty read is a process whose memory is already gone: try again next pass.
+      return buf.length > 0 ? found : null;
+    });
+    if (names === null) return;
+    f.envReported = true;
+    this.outbox.push({ kind: 'env', pid: f.pid, names });
+  }
+
+  private checkFiles(f: Followed, targets: FdTarget[]): void {
+    for (const { fd, target } of targets) {
+      if (!target.startsWith('/') || QUIET_DEVICES.test(target)) continue;
+      const key = `${fd}\0${target}`;
+      if (f.files.has(key) || f.files.size >= MAX_REMEMBERED) continue;
+      f.files.add(key);
+      this.outbox.push({ kind: 'file', pid: f.pid, fd, path: target });
+    }
+  }
+
+  /**
+   * Sockets of this process, looked up in its own namespace's tables. A known
+   * socket is reported again when it gains a (new) peer, as after connect()
+   * on a bound socket or a UDP socket connected elsewhere, or when a connect
+   * under way completes.
+   */
+  private checkSockets(f: Followed, targets: FdTarget[], allFds: boolean, tables: Map<string, Map<number, NetHit>>): void {
+    const inodes = socketInodes(targets);
+    if (allFds) {
+      for (const inode of f.sockets.keys()) if (!inodes.has(inode)) f.sockets.delete(inode); // closed
+    }
+    // Look again only where a report may still come: a listening or connected TCP socket never gains a new peer.
+    const pending = [...inodes].filter((inode) => {
+      const seen = f.sockets.get(inode);
+      if (!seen || seen.protocol === 'udp') return true;
+      return seen.state === 'SYN_SENT' || (seen.peer === null && seen.state !== 'LISTEN');
+    });
+    if (pending.length === 0) return;
+    const table = this.read(f.pid, 'net tables', () => this.netTable(f.pid, tables));
+    if (table === null) return;
+    for (const inode of pending) {
+      const hit = table.get(inode);
+      if (!hit) continue; // not TCP/UDP over IP, or not bound or connected yet
+      const { entry } = hit;
+      const unspecified = entry.remotePort === 0 && (entry.remoteAddress === '0.0.0.0' || entry.remoteAddress === '::');
+      const peer = unspecified ? null : `${entry.remoteAddress}|${entry.remotePort}`;
+      const seen = f.sockets.get(inode);
+      const report =
+        !seen ||
+        (peer !== null && peer !== seen.peer) ||
+        (peer !== null && entry.state === 'ESTABLISHED' && seen.state !== 'ESTABLISHED');
+      if (!seen && f.sockets.size >= MAX_REMEMBERED) continue;
+      f.sockets.set(inode, { protocol: hit.protocol, peer, state: entry.state });
+      if (!report) continue;
+      const event: ProcConnectionEvent = {
+        kind: 'connection',
+        pid: f.pid,
+        protocol: hit.protocol,
+        family: hit.family,
+        localAddress: entry.localAddress,
+        localPort: entry.localPort,
+        remoteAddress: entry.remoteAddress,
+        remotePort: entry.remotePort,
+        state: entry.state,
+        inode,
+      };
+      this.outbox.push(event);
+    }
+  }
+
+  /** The TCP and UDP sockets of pid's network namespace, by inode. */
+  private netTable(pid: number, tables: Map<string, Map<number, NetHit>>): Map<number, NetHit> {
+    const ns = readLinkOr(`/proc/${pid}/ns/net`, `pid:${pid}`);
+    const cached = tables.get(ns);
+    if (cached) return cached;
+    const table = new Map<number, NetHit>();
+    for (const [file, protocol, family] of NET_TABLES) {
+      let text: string;
+      try {
+        text = readBounded(`/proc/${pid}/net/${file}`, NET_TABLE_BYTES).toString('latin1');
+      } catch (err) {
+        if (SKIP_CODES.has(errorCode(err) ?? '')) continue; // no IPv6 here, or the process is gone
+        throw err;
+      }
+      for (const entry of parseNetTable(text, protocol, family)) {
+        if (entry.inode !== 0) table.set(entry.inode, { protocol, family, entry });
+      }
+    }
+    tables.set(ns, table);
+    return table;
+  }
+
+  private checkMaps(f: Followed): void {
+    const regions = this.read(f.pid, 'maps', () => parseMaps(readBounded(`/proc/${f.pid}/maps`, MAPS_BYTES).toString('utf8'), MAX_MAP_LINES));
+    for (const region of regions ?? []) {
+      if (!region.perms.startsWith('rwx') || f.rwx.has(region.start) || f.rwx.size >= MAX_REMEMBERED) continue;
+      f.rwx.add(region.start);
+      this.outbox.push({ kind: 'rwx-region', pid: f.pid, start: region.start, end: region.end, perms: region.perms, path: region.path });
+    }
+  }
+
+  /**
+   * One sampling pass over every thread of every followed process. This is a
+   * frequency estimate, not a count: a thread blocked in the same syscall is
+   * counted once per sample however long it waits, and syscalls that begin
+   * and end between two samples are never seen.
+   */
+  private sample(): void {
+    this.sampleCount++;
+    for (const pid of this.current) {
+      for (const tid of listPids(`/proc/${pid}/task`, MAX_THREADS)) {
+        let text: string;
+        try {
+          text = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'latin1');
+        } catch {
+          continue; // thread gone, or not ours to read
+        }
+        const s = parseSyscall(text);
+        if (s !== null && s !== 'running') this.counts.set(s.nr, (this.counts.get(s.nr) ?? 0) + 1);
+      }
+    }
+  }
+
+  /**
+   * Runs one /proc read for pid; null means skip it this pass (gone, not ours
+   * to read, or an unexpected error, which is reported).
+   */
+  private read<T>(pid: number, what: string, fn: () => T): T | null {
+    try {
+      return fn();
+    } catch (err) {
+      if (!SKIP_CODES.has(errorCode(err) ?? '')) this.report(err, `cannot read ${what} of pid ${pid}`);
+      return null;
+    }
+  }
+
+  private report(err: unknown, context: string): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.outbox.push(new Error(`${context}: ${message}`));
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Rules, deduplication, scoring, the report file and console escaping,
+ * without the kernel: events are built by hand.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AlertBook, type Alert, type Finding } from '../src/alerts';
+import { escapeText } from '../src/console';
+import type { ConnectEvent, ExecEvent, KernelEvent, MmapEvent, MprotectEvent, TaskInfo } from '../src/events';
+import { checkOutputPath, writeReport, type Report } from '../src/report';
+import { DEFAULT_RULES, loadRules, RuleSet, type RuleContext } from '../src/rules';
+import { globToRegExp } from '../src/rules/config';
+import { threatScore, verdict } from '../src/score';
+
+const task: TaskInfo = { pid: 100, tid: 100, ppid: 1, uid: 0, comm: 'wasmtime', timeNs: 1n, ip: 0x401000 };
+const ctx: RuleContext = { procChildren: false, isLaunchExec: () => false, memfdName: () => undefined };
+const rules = new RuleSet(DEFAULT_RULES);
+
+const mmap = (over: Partial<MmapEvent> = {}): MmapEvent => ({
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, ...over,
+});
+const mprotect = (over: Partial<MprotectEvent>): MprotectEvent => ({
+  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, ...over,
+});
+const exec = (over: Partial<ExecEvent>): ExecEvent => ({
+  ...task, pid: 101, ppid: 100, kind: 'exec', syscall: 'execve', filename: '/bin/sh', argv: ['sh', '-c', 'id'], argc: 3,
+  image: '/bin/sh', dfd: -100, atFlags: 0, entrySeen: true, ok: true, result: 0, ...over,
+});
+const connect = (over: Partial<ConnectEvent>): ConnectEvent => ({
+  ...task, kind: 'connect', fd: 5, family: 'inet', familyNumber: 2, socketType: 'stream', address: '203.0.113.7', port: 443,
+  path: '', result: 0, ok: true, ...over,
+});
+
+const titles = (e: KernelEvent) => rules.evaluate(e, ctx).map((f) => `${f.level} ${f.category} ${f.title}`);
+
+describe('memory rules', () => {
+  it('W+X mmap is CRITICAL and stands for a W+X region; R+X file mappings are not alerts', () => {
+    const [f] = rules.evaluate(mmap(), ctx);
+    expect(f).toMatchObject({ level: 'CRITICAL', category: 'MEMORY', title: 'W+X mmap() via eBPF tracepoint' });
+    expect(f.description).toBe('PROT_WRITE|PROT_EXEC mapping — fileless shellcode staging');
+    expect(f.evidence).toMatch(/^prot=7 addr=0x7f0000000000 len=4096 flags=MAP_PRIVATE\|MAP_ANONYMOUS anonymous pid=100/);
+    expect(f.wxRegion).toEqual({ start: 0x7f0000000000, from: 'kernel' });
+    expect(titles(mmap({ prot: 5, fd: 3, flags: 0x2 }))).toEqual([]);
+  });
+
+  it('a failed W+X mmap is still an alert but no region', () => {
+    const [f] = rules.evaluate(mmap({ ok: false, result: -13 }), ctx);
+    expect(f.evidence).toMatch(/failed=EACCES/);
+    expect(f.wxRegion).toBeUndefined();
+  });
+
+  it('grades mprotect by what it changed', () => {
+    expect(titles(mprotect({ prot: 5, oldFlags: 3 }))).toEqual(['HIGH MEMORY W^X violation: mprotect() made written memory executable']);
+    expect(titles(mprotect({ prot: 7, oldFlags: 5 }))).toEqual(['CRITICAL MEMORY W+X mprotect() via eBPF tracepoint']);
+    expect(titles(mprotect({ prot: 5, oldFlags: 1 }))).toEqual(['MEDIUM MEMORY mprotect() made memory executable']);
+    expect(titles(mprotect({ prot: 5, oldFlags: null }))).toEqual(['MEDIUM MEMORY mprotect() made memory executable']);
+    expect(titles(mprotect({ prot: 3 }))).toEqual([]);
+    expect(titles(mprotect({ ok: false, result: -13 }))).toEqual([]);
+  });
+});
+
+describe('process rules', () => {
+  it('a child exec is HIGH PROCESS naming program and arguments', () => {
+    const [f] = rules.evaluate(exec({}), ctx);
+    expect(f).toMatchObject({ level: 'HIGH', category: 'PROCESS', title: 'Child process spawned: sh' });
+    expect(f.evidence).toBe("argv=sh -c id image=/bin/sh pid=101 ppid=100");
+  });
+
+  it('the launch exec and failed execs are not alerts', () => {
+    expect(rules.evaluate(exec({}), { ...ctx, isLaunchExec: () => true })).toEqual([]);
+    expect(rules.evaluate(exec({ ok: false, result: -2 }), ctx)).toEqual([]);
+  });
+
+  it('exec of an fd (fexecve of a memfd) is CRITICAL fileless execution', () => {
+    const e = exec({ syscall: 'execveat', filename: '', atFlags: 0x1000, dfd: 3, image: '/dev/fd/3', argv: ['payload'] });
+    const [f] = rules.evaluate(e, { ...ctx, memfdName: (pid, fd) => (pid === 101 && fd === 3 ? 'x' : undefined) });
+    expect(f).toMatchObject({ level: 'CRITICAL', category: 'PROCESS', title: 'Fileless execution from an in-memory file (memfd)' });
+    expect(f.evidence).toMatch(/fd=3 memfd=x$/);
+  });
+});
+
+describe('network rules', () => {
+  it('an established outbound TCP connection is MEDIUM; a known port adds a HIGH naming it', () => {
+    expect(titles(connect({}))).toEqual(['MEDIUM NETWORK Outbound TCP connection established']);
+    expect(titles(connect({ address: '127.0.0.1', port: 9001 }))).toEqual([
+      'HIGH NETWORK Connection to port 9001 (Tor ORPort)',
+      'MEDIUM NETWORK Outbound TCP connection established',
+    ]);
+    expect(titles(connect({ port: 3333, ok: false, result: -111 }))).toEqual(['HIGH NETWORK Connection to port 3333 (Stratum mining pool)']);
+    expect(titles(connect({ port: 443, ok: false, result: -115 }))).toEqual(['MEDIUM NETWORK Outbound TCP connection established']);
+    expect(titles(connect({ socketType: 'dgram', port: 53 }))).toEqual(['MEDIUM NETWORK Outbound UDP flow opened']);
+  });
+
+  it('a Docker socket connect is HIGH; other unix sockets are not alerts', () => {
+    expect(titles(connect({ family: 'unix', address: '', port: 0, path: '/var/run/docker.sock' }))).toEqual([
+      'HIGH NETWORK Connection to the Docker engine API socket',
+    ]);
+    expect(titles(connect({ family: 'unix', address: '', port: 0, path: '/run/dbus/system_bus_socket' }))).toEqual([]);
+  });
+});
+
+describe('credential and file rules', () => {
+  it('names sensitive variables only, and marks SSH agent exposure', () => {
+    const found = rules.evaluate({ kind: 'env', pid: 100, names: ['PATH', 'HOME', 'SSH_AUTH_SOCK', 'my_api_key', 'STRIPE_SECRET', 'CI_JOB_TOKEN'] }, ctx);
+    expect(found.map((f) => f.title)).toEqual([
+      'Sensitive environment variable: SSH_AUTH_SOCK',
+      'Sensitive environment variable: my_api_key',
+      'Sensitive environment variable: STRIPE_SECRET',
+      'Sensitive environment variable: CI_JOB_TOKEN',
+    ]);
+    expect(found[0]).toMatchObject({ level: 'HIGH', category: 'CREDENTIALS', evidence: 'key=SSH_AUTH_SOCK (value redacted)', ssh: true });
+  });
+
+  it('sensitive files are HIGH FILE; dropped files MEDIUM; stdio redirections are not drops', () => {
+    const file = (p: string, fd = 5) => rules.evaluate({ kind: 'file', pid: 100, fd, path: p }, ctx).map((f) => `${f.level} ${f.rule}`);
+    expect(file('/etc/shadow')).toEqual(['HIGH file.sensitive']);
+    expect(file('/home/ann/.ssh/id_ed25519')).toEqual(['HIGH file.sensitive']);
+    expect(file('/root/.aws/credentials')).toEqual(['HIGH file.sensitive']);
+    expect(file('/dev/shm/x (deleted)')).toEqual(['MEDIUM file.drop']);
+    expect(file('/tmp/out.log', 1)).toEqual([]);
+    expect(file('/usr/lib/libc.so.6')).toEqual([]);
+  });
+
+  it('globs: ** spans directories, * does not', () => {
+    expect(globToRegExp('**/.ssh/id_*').test('/root/.ssh/id_rsa')).toBe(true);
+    expect(globToRegExp('**/.ssh/id_*').test('/root/x.ssh/id_rsa')).toBe(false);
+    expect(globToRegExp('/tmp/*').test('/tmp/a/b')).toBe(false);
+    expect(globToRegExp('/tmp/**').test('/tmp/a/b')).toBe(true);
+  });
+});
+
+describe('alert book', () => {
+  it('one alert per rule and key, counted, with first and last seen', () => {
+    const book = new AlertBook();
+    const f: Finding = rules.evaluate(mmap(), ctx)[0];
+    expect(book.add(f, 1000)).not.toBeNull();
+    for (let i = 0; i < 199_999; i++) book.add({ ...f }, 2000);
+    expect(book.size).toBe(1);
+    expect(book.all()[0]).toMatchObject({ count: 200_000, firstSeen: 1000, lastSeen: 2000 });
+  });
+});
+
+describe('score and verdict', () => {
+  const alert = (level: Alert['level'], extra: Partial<Alert> = {}): Alert =>
+    ({ rule: 'r', key: String(Math.random()), level, category: 'MEMORY', title: '', description: '', evidence: '', pid: 1, count: 1, firstSeen: 0, lastSeen: 0, ...extra });
+
+  it('weights levels, adds 40 per W+X region and 20 once for SSH, caps at 100', () => {
+    expect(threatScore({ alerts: [], wxRegions: 0 })).toBe(0);
+    expect(threatScore({ alerts: [alert('MEDIUM')], wxRegions: 0 })).toBe(5);
+    expect(threatScore({ alerts: [alert('HIGH'), alert('HIGH')], wxRegions: 0 })).toBe(30);
+    expect(threatScore({ alerts: [alert('CRITICAL')], wxRegions: 1 })).toBe(70);
+    expect(threatScore({ alerts: [alert('CRITICAL')], wxRegions: 2 })).toBe(100);
+    expect(threatScore({ alerts: [alert('HIGH', { ssh: true }), alert('HIGH', { ssh: true })], wxRegions: 0 })).toBe(50);
+    expect(threatScore({ alerts: [alert('LOW'), alert('INFO')], wxRegions: 0 })).toBe(0);
+  });
+
+  it('verdict thresholds', () => {
+    expect([0, 14, 15, 39, 40, 69, 70, 100].map(verdict)).toEqual([
+      'CLEAN', 'CLEAN', 'POTENTIALLY_UNWANTED', 'POTENTIALLY_UNWANTED', 'SUSPICIOUS', 'SUSPICIOUS', 'MALICIOUS', 'MALICIOUS',
+    ]);
+  });
+});
+
+describe('rules file', () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-rules-'))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, body: string) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, body);
+    return p;
+  };
+
+  it('replaces lists and overrides levels', () => {
+    const custom = new RuleSet(loadRules(write('r.json', JSON.stringify({ ports: { '8443': 'admin panel' }, levels: { 'network.outbound': 'LOW' } }))));
+    const found = custom.evaluate(connect({ port: 8443 }), ctx).map((f) => `${f.level} ${f.title}`);
+    expect(found).toEqual(['HIGH Connection to port 8443 (admin panel)', 'LOW Outbound TCP connection established']);
+    expect(custom.evaluate(connect({ port: 9001 }), ctx).map((f) => f.rule)).toEqual(['network.outbound']);
+  });
+
+  it.each([
+    ['missing.json', null, /no such file/],
+    ['bad.json', '{', /invalid rules file .*bad\.json: /],
+    ['unknown.json', '{"colour": 1}', /unknown key "colour"/],
+    ['level.json', '{"levels": {"x": "SEVERE"}}', /"levels.x" must be one of CRITICAL, HIGH/],
+    ['port.json', '{"ports": {"99999": "x"}}', /"ports.99999" is not a port number/],
+  ])('rejects %s with a one-line message', (name, body, message) => {
+    const p = body === null ? path.join(dir, name) : write(name, body);
+    expect(() => loadRules(p)).toThrow(message);
+  });
+});
+
+describe('report file', () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-report-'))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const report = { pid: 1, verdict: 'CLEAN', threat_score: 0 } as unknown as Report;
+
+  it('is written with mode 0600 and replaces a planted symlink instead of following it', () => {
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'keep me');
+    const out = path.join(dir, 'r.json');
+    fs.symlinkSync(victim, out);
+    checkOutputPath(out);
+    writeReport(out, report);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(fs.lstatSync(out).isSymbolicLink()).toBe(false);
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual(report);
+    expect(fs.readdirSync(dir).sort()).toEqual(['r.json', 'victim']); // no temp files left
+  });
+});
+
+describe('console escaping', () => {
+  it('makes control sequences, bidi overrides and C1 codes visible', () => {
+    expect(escapeText('evil\x1b]0;pwned\x07\x1b[2J')).toBe('evil\\x1b]0;pwned\\x07\\x1b[2J');
+    expect(escapeText('a\u202eb\u0085c\r\n')).toBe('a\\u{202e}b\\x85c\\x0d\\x0a');
+    expect(escapeText('ok — ✓ ünïcödé')).toBe('ok — ✓ ünïcödé');
+  });
+
+  it('cuts long text with a marker', () => {
+    expect(escapeText('x'.repeat(1000), 10)).toBe('xxxxxxxxxx…[+990 chars]');
+  });
+});
