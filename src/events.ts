@@ -164,6 +164,7 @@ export interface ProcConnectionEvent {
   remotePort: number;
   /** TCP state name (ESTABLISHED, SYN_SENT, LISTEN, ...); UDP: 'UNCONN' or 'ESTABLISHED'. */
   state: string;
+  /** Socket inode, as in /proc/PID/fd's socket:[N]; 0 for sockets no file refers to (TIME_WAIT). */
   inode: number;
 }
 

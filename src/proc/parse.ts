@@ -5,6 +5,7 @@
  * never thrown, and strings are returned as found (the console escapes them).
  */
 import * as os from 'os';
+import type { ProcConnectionEvent } from '../events';
 import { formatIPv4, formatIPv6 } from '../sources/bpf/decode';
 
 export const MAX_ENV_NAMES = 4096;
@@ -37,17 +38,8 @@ export function parseEnvironNames(buf: Buffer): string[] {
   return names;
 }
 
-export interface NetEntry {
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-  /** TCP state name, or for UDP 'UNCONN' / 'ESTABLISHED'. */
-  state: string;
-  /** Socket inode, as in /proc/PID/fd's socket:[N]; 0 for sockets no file refers to (TIME_WAIT). */
-  inode: number;
-  uid: number;
-}
+/** One socket line of /proc/PID/net/{tcp,tcp6,udp,udp6}: the connection event's fields, and the owner. */
+export type NetEntry = Omit<ProcConnectionEvent, 'kind' | 'pid' | 'protocol' | 'family'> & { uid: number };
 
 const TCP_STATES: Record<number, string> = {
   0x01: 'ESTABLISHED',
