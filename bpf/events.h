@@ -17,6 +17,8 @@
 #define WS_ARG_LEN 128      /* bytes per argv slot, NUL included */
 #define WS_SUN_PATH_LEN 108 /* sizeof(((struct sockaddr_un *)0)->sun_path) */
 #define WS_MAX_SYSCALLS 512 /* syscall counter slots; x86_64 numbers stay below */
+#define WS_STACK_WORDS 16   /* user stack words captured with memory events (call-site attribution) */
+#define WS_CODE_CACHE 4     /* file-backed code ranges remembered per target (syscall-site check) */
 
 /* ev_hdr.type */
 enum ev_type {
@@ -28,7 +30,8 @@ enum ev_type {
 	EV_MEMFD = 6,         /* memfd_create(), after it returned */
 	EV_FORK = 7,          /* a target created a process or thread; a new process joined the set */
 	EV_EXIT = 8,          /* the last thread of a target process exited; it left the set */
-	EV_TYPE_MAX = 9,
+	EV_ANON_SYSCALL = 9,  /* a syscall issued from anonymous executable memory (not a file, not the vDSO) */
+	EV_TYPE_MAX = 10,
 };
 
 /* ev_exec.flags */
@@ -68,6 +71,8 @@ struct ev_mem {
 	__u32 flags;            /* mmap flags; pkey for pkey_mprotect */
 	__s32 fd;
 	__u32 _pad;
+	__u64 stack[WS_STACK_WORDS]; /* raw words from the user stack pointer up: the caller's return
+	                                address is among the first (resolved in user space) */
 };
 
 /* EV_EXEC */
@@ -123,10 +128,26 @@ struct ev_exit {
 	__u32 _pad;
 };
 
+/* EV_ANON_SYSCALL: hdr.ip is where the syscall instruction was */
+struct ev_anon_syscall {
+	struct ev_hdr hdr;
+	__u64 vma_start;        /* the anonymous mapping holding hdr.ip */
+	__u64 vma_end;
+	__u64 vm_flags;
+	__u32 nr;               /* syscall number */
+	__u32 _pad;
+};
+
 /* targets map value: a process being followed */
 struct target {
 	__u64 start_ticks;      /* start time in clock ticks since boot, as /proc/PID/stat field 22 */
 	__u32 root_tgid;        /* the process the user asked for, or the one this one descends from */
+	__u32 verified;         /* set by the kernel once start_ticks matched the live process */
+	/* the kernel's own cache, zero from user space: file-backed code ranges syscalls came from */
+	__u64 code_start[WS_CODE_CACHE];
+	__u64 code_end[WS_CODE_CACHE];
+	__u64 last_anon_page;   /* one EV_ANON_SYSCALL per page until the page changes */
+	__u32 code_next;
 	__u32 _pad;
 };
 

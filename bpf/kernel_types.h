@@ -51,9 +51,14 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+typedef struct {
+	void *vdso;
+} mm_context_t;
+
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	mm_context_t context;
 };
 
 struct signal_struct {
@@ -77,6 +82,7 @@ struct vm_area_struct {
 	unsigned long vm_start;
 	unsigned long vm_end;
 	unsigned long vm_flags;
+	struct file *vm_file;
 };
 
 struct linux_binprm {

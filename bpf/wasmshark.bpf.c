@@ -47,6 +47,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set between open and load. */
 const volatile bool follow_children = true;
 const volatile bool count_syscalls = false;
+const volatile bool check_syscall_sites = true;
 
 /*
  * Stash entries waiting for their syscall to return. While it is zero,
@@ -173,12 +174,16 @@ static __always_inline struct target *lookup_target(__u32 tgid)
 
 	if (!t)
 		return NULL;
+	/* once matched, the entry is this process's until its exit removes it */
+	if (t->verified)
+		return t;
 	task = (struct task_struct *)bpf_get_current_task();
 	start = BPF_CORE_READ(task, group_leader, start_boottime) / NS_PER_TICK;
 	if (start != t->start_ticks) {
 		bpf_map_delete_elem(&targets, &tgid);
 		return NULL;
 	}
+	t->verified = 1;
 	return t;
 }
 
@@ -231,6 +236,8 @@ static __always_inline int stash_mem(__u16 type, struct pt_regs *regs, unsigned 
 
 	fill_hdr(&m.hdr, type, sizeof(m), pid_tgid);
 	m.hdr.ip = BPF_CORE_READ(regs, ip);
+	/* the caller's return address sits near the stack pointer: user space resolves it */
+	bpf_probe_read_user(m.stack, sizeof(m.stack), (const void *)BPF_CORE_READ(regs, sp));
 	m.addr = addr;
 	m.len = len;
 	m.off = off;
@@ -262,15 +269,11 @@ static __always_inline int exit_mem(__u32 tid, long ret)
 	return 0;
 }
 
-static __always_inline int enter_mmap(struct pt_regs *regs)
+static __always_inline int enter_mmap(struct pt_regs *regs, __u64 id)
 {
 	unsigned long prot = ARG3(regs);
-	__u64 id;
 
 	if (!(prot & PROT_EXEC))
-		return 0;
-	id = bpf_get_current_pid_tgid();
-	if (!lookup_target(id >> 32))
 		return 0;
 	return stash_mem(EV_MMAP, regs, ARG1(regs), ARG2(regs), prot, ARG4(regs), (__s32)ARG5(regs),
 			 ARG6(regs), WS_VM_UNKNOWN, id);
@@ -287,15 +290,12 @@ static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, v
  * or makes executable memory writable: re-protecting code that stays as it
  * was (a JIT flipping its own pages back) is not news.
  */
-static __always_inline int enter_protect(__u16 type, struct pt_regs *regs)
+static __always_inline int enter_protect(__u16 type, struct pt_regs *regs, __u64 id)
 {
 	unsigned long addr, prot = ARG3(regs);
-	__u64 id, old = WS_VM_UNKNOWN;
+	__u64 old = WS_VM_UNKNOWN;
 
 	if (!(prot & PROT_EXEC))
-		return 0;
-	id = bpf_get_current_pid_tgid();
-	if (!lookup_target(id >> 32))
 		return 0;
 	addr = ARG1(regs);
 	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_flags_cb, &old, 0);
@@ -349,16 +349,13 @@ static __always_inline void read_new_args(struct ev_exec *e)
 	e->flags |= WS_EXEC_ARGS_RAW;
 }
 
-static __always_inline int enter_exec(struct pt_regs *regs, const char *filename,
+static __always_inline int enter_exec(struct pt_regs *regs, __u64 id, const char *filename,
 				      const char *const *argv, __s32 dfd, __u32 at_flags, __u32 flags)
 {
 	__u32 zero = 0;
-	__u64 id = bpf_get_current_pid_tgid();
 	struct exec_stash *s;
 	struct ev_exec *e;
 
-	if (!lookup_target(id >> 32))
-		return 0;
 	s = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!s)
 		return 0;
@@ -465,15 +462,12 @@ static __always_inline __u16 socket_type(__s32 fd)
 	return BPF_CORE_READ(sock, type);
 }
 
-static __always_inline int enter_connect(struct pt_regs *regs)
+static __always_inline int enter_connect(struct pt_regs *regs, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	const void *uaddr;
 	__u32 addrlen;
 	struct ev_connect c = {};
 
-	if (!lookup_target(id >> 32))
-		return 0;
 	uaddr = (const void *)ARG2(regs);
 	addrlen = ARG3(regs);
 	fill_hdr(&c.hdr, EV_CONNECT, sizeof(c), id);
@@ -520,13 +514,10 @@ static __always_inline int exit_connect(__u32 tid, long ret)
 
 /* ---- memfd_create ---- */
 
-static __always_inline int enter_memfd_create(struct pt_regs *regs)
+static __always_inline int enter_memfd_create(struct pt_regs *regs, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct ev_memfd m = {};
 
-	if (!lookup_target(id >> 32))
-		return 0;
 	fill_hdr(&m.hdr, EV_MEMFD, sizeof(m), id);
 	m.hdr.ip = BPF_CORE_READ(regs, ip);
 	m.flags = ARG2(regs);
@@ -550,41 +541,116 @@ static __always_inline int exit_memfd_create(__u32 tid, long ret)
 
 static __always_inline void count_syscall(long nr)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 key = nr;
 	__u64 *n;
 
-	if (key >= WS_MAX_SYSCALLS || !bpf_map_lookup_elem(&targets, &tgid))
+	if (key >= WS_MAX_SYSCALLS)
 		return;
 	n = bpf_map_lookup_elem(&syscall_counts, &key);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 }
 
+struct vma_info {
+	__u64 start;
+	__u64 end;
+	__u64 flags;
+	__u32 found;
+	__u32 file;
+};
+
+static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *vi = data;
+
+	vi->start = BPF_CORE_READ(vma, vm_start);
+	vi->end = BPF_CORE_READ(vma, vm_end);
+	vi->flags = BPF_CORE_READ(vma, vm_flags);
+	vi->file = BPF_CORE_READ(vma, vm_file) != NULL;
+	vi->found = 1;
+	return 0;
+}
+
+/*
+ * Shellcode doing raw syscalls: the syscall instruction sits in anonymous
+ * memory rather than in a file's code (libc, the runtime) or the vDSO. The
+ * code ranges a process's syscalls come from are few and stable, so they are
+ * cached in its target entry and the VMA lookup runs only on a miss.
+ */
+static __always_inline void check_syscall_site(struct target *t, struct pt_regs *regs, long nr,
+					       __u64 id)
+{
+	struct task_struct *task;
+	struct vma_info vi = {};
+	struct ev_anon_syscall *a;
+	__u64 ip = BPF_CORE_READ(regs, ip), vdso;
+	int i;
+
+	for (i = 0; i < WS_CODE_CACHE; i++)
+		if (ip - t->code_start[i] < t->code_end[i] - t->code_start[i])
+			return;
+	task = bpf_get_current_task_btf();
+	bpf_find_vma(task, ip, vma_info_cb, &vi, 0);
+	if (!vi.found)
+		return; /* not a VMA (vsyscall) or the mm lock is busy: cannot tell */
+	vdso = (__u64)BPF_CORE_READ((struct task_struct *)task, mm, context.vdso);
+	if (vi.file || vi.start == vdso) {
+		i = t->code_next++ % WS_CODE_CACHE;
+		if (i >= 0 && i < WS_CODE_CACHE) {
+			t->code_start[i] = vi.start;
+			t->code_end[i] = vi.end;
+		}
+		return;
+	}
+	if (t->last_anon_page == ip >> 12)
+		return;
+	t->last_anon_page = ip >> 12;
+	a = bpf_ringbuf_reserve(&events, sizeof(*a), 0);
+	if (!a) {
+		count_drop(EV_ANON_SYSCALL);
+		return;
+	}
+	fill_hdr(&a->hdr, EV_ANON_SYSCALL, sizeof(*a), id);
+	a->hdr.ip = ip;
+	a->vma_start = vi.start;
+	a->vma_end = vi.end;
+	a->vm_flags = vi.flags;
+	a->nr = nr;
+	a->_pad = 0;
+	bpf_ringbuf_submit(a, 0);
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
-	/* a load-time constant: without counting, the verifier drops this branch */
+	__u64 id = bpf_get_current_pid_tgid();
+	struct target *t = lookup_target(id >> 32);
+
+	if (!t)
+		return 0;
+	/* load-time constants: a branch switched off is dropped by the verifier */
 	if (count_syscalls)
 		count_syscall(nr);
+	if (check_syscall_sites)
+		check_syscall_site(t, regs, nr, id);
 
 	switch (nr) {
 	case NR_mmap:
-		return enter_mmap(regs);
+		return enter_mmap(regs, id);
 	case NR_mprotect:
-		return enter_protect(EV_MPROTECT, regs);
+		return enter_protect(EV_MPROTECT, regs, id);
 	case NR_pkey_mprotect:
-		return enter_protect(EV_PKEY_MPROTECT, regs);
+		return enter_protect(EV_PKEY_MPROTECT, regs, id);
 	case NR_execve:
-		return enter_exec(regs, (const char *)ARG1(regs), (const char *const *)ARG2(regs),
+		return enter_exec(regs, id, (const char *)ARG1(regs), (const char *const *)ARG2(regs),
 				  -100 /* AT_FDCWD */, 0, 0);
 	case NR_execveat:
-		return enter_exec(regs, (const char *)ARG2(regs), (const char *const *)ARG3(regs),
+		return enter_exec(regs, id, (const char *)ARG2(regs), (const char *const *)ARG3(regs),
 				  (__s32)ARG1(regs), ARG5(regs), WS_EXEC_AT);
 	case NR_connect:
-		return enter_connect(regs);
+		return enter_connect(regs, id);
 	case NR_memfd_create:
-		return enter_memfd_create(regs);
+		return enter_memfd_create(regs, id);
 	default:
 		return 0;
 	}

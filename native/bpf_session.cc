@@ -19,7 +19,8 @@ static_assert(sizeof(ev_hdr) == 56, "ev_hdr layout changed: update layout.ts");
 static_assert(offsetof(ev_hdr, ts_ns) == 8 && offsetof(ev_hdr, ip) == 32 &&
                   offsetof(ev_hdr, comm) == 40,
               "ev_hdr offsets changed: update layout.ts");
-static_assert(sizeof(ev_mem) == 112 && offsetof(ev_mem, result) == 88,
+static_assert(sizeof(ev_mem) == 112 + 8 * WS_STACK_WORDS && offsetof(ev_mem, result) == 88 &&
+                  offsetof(ev_mem, stack) == 112,
               "ev_mem layout changed: update layout.ts");
 static_assert(sizeof(ev_exec) == 56 + 24 + 2 * WS_PATH_LEN + WS_MAX_ARGS * WS_ARG_LEN,
               "ev_exec layout changed: update layout.ts");
@@ -29,7 +30,8 @@ static_assert(sizeof(ev_connect) == 200 && offsetof(ev_connect, addr) == 72 &&
 static_assert(sizeof(ev_memfd) == 64 + WS_PATH_LEN, "ev_memfd layout changed: update layout.ts");
 static_assert(sizeof(ev_fork) == 88, "ev_fork layout changed: update layout.ts");
 static_assert(sizeof(ev_exit) == 64, "ev_exit layout changed: update layout.ts");
-static_assert(sizeof(target) == 16, "target layout changed: update the loader");
+static_assert(sizeof(ev_anon_syscall) == 88, "ev_anon_syscall layout changed: update layout.ts");
+static_assert(sizeof(target) == 96, "target layout changed: update the loader");
 
 namespace wasmshark {
 namespace {

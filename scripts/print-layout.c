@@ -14,7 +14,7 @@ int main(void)
 	S(ev_hdr); F(ev_hdr, type); F(ev_hdr, size); F(ev_hdr, tid); F(ev_hdr, ts_ns);
 	F(ev_hdr, tgid); F(ev_hdr, ppid); F(ev_hdr, uid); F(ev_hdr, ret); F(ev_hdr, ip); F(ev_hdr, comm);
 	S(ev_mem); F(ev_mem, addr); F(ev_mem, len); F(ev_mem, off); F(ev_mem, old_flags);
-	F(ev_mem, result); F(ev_mem, prot); F(ev_mem, flags); F(ev_mem, fd);
+	F(ev_mem, result); F(ev_mem, prot); F(ev_mem, flags); F(ev_mem, fd); F(ev_mem, stack);
 	S(ev_exec); F(ev_exec, dfd); F(ev_exec, at_flags); F(ev_exec, argc); F(ev_exec, flags); F(ev_exec, args_len);
 	F(ev_exec, filename); F(ev_exec, image); F(ev_exec, argv);
 	S(ev_connect); F(ev_connect, fd); F(ev_connect, family); F(ev_connect, port);
@@ -22,10 +22,14 @@ int main(void)
 	S(ev_memfd); F(ev_memfd, flags); F(ev_memfd, name);
 	S(ev_fork); F(ev_fork, child_tgid); F(ev_fork, child_tid); F(ev_fork, flags); F(ev_fork, child_comm);
 	S(ev_exit); F(ev_exit, exit_code);
+	S(ev_anon_syscall); F(ev_anon_syscall, vma_start); F(ev_anon_syscall, vma_end);
+	F(ev_anon_syscall, vm_flags); F(ev_anon_syscall, nr);
 	printf("\"EV_MMAP\": %d, \"EV_MPROTECT\": %d, \"EV_PKEY_MPROTECT\": %d, \"EV_EXEC\": %d,\n",
 	       EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT, EV_EXEC);
-	printf("\"EV_CONNECT\": %d, \"EV_MEMFD\": %d, \"EV_FORK\": %d, \"EV_EXIT\": %d, \"EV_TYPE_MAX\": %d,\n",
-	       EV_CONNECT, EV_MEMFD, EV_FORK, EV_EXIT, EV_TYPE_MAX);
+	printf("\"EV_CONNECT\": %d, \"EV_MEMFD\": %d, \"EV_FORK\": %d, \"EV_EXIT\": %d,\n",
+	       EV_CONNECT, EV_MEMFD, EV_FORK, EV_EXIT);
+	printf("\"EV_ANON_SYSCALL\": %d, \"EV_TYPE_MAX\": %d, \"WS_STACK_WORDS\": %d,\n",
+	       EV_ANON_SYSCALL, EV_TYPE_MAX, WS_STACK_WORDS);
 	printf("\"WS_COMM_LEN\": %d, \"WS_PATH_LEN\": %d, \"WS_MAX_ARGS\": %d, \"WS_ARG_LEN\": %d,\n",
 	       WS_COMM_LEN, WS_PATH_LEN, WS_MAX_ARGS, WS_ARG_LEN);
 	printf("\"WS_SUN_PATH_LEN\": %d, \"WS_MAX_SYSCALLS\": %d, \"WS_DROP_STASH\": %d,\n",

@@ -32,6 +32,8 @@ export interface MmapEvent extends TaskInfo {
   /** Mapped address, or -errno. */
   result: number;
   ok: boolean;
+  /** Words from the user stack at the syscall: the caller's return address is among the first. */
+  stack: number[];
 }
 
 export interface MprotectEvent extends TaskInfo {
@@ -46,6 +48,8 @@ export interface MprotectEvent extends TaskInfo {
   /** 0 or -errno. */
   result: number;
   ok: boolean;
+  /** Words from the user stack at the syscall: the caller's return address is among the first. */
+  stack: number[];
 }
 
 export interface ExecEvent extends TaskInfo {
@@ -114,7 +118,19 @@ export interface ExitEvent extends TaskInfo {
   signal: number | null;
 }
 
+/** A syscall whose instruction lies in anonymous executable memory: shellcode doing raw syscalls. */
+export interface AnonSyscallEvent extends TaskInfo {
+  kind: 'anon-syscall';
+  /** Syscall number (x86_64). */
+  nr: number;
+  vmaStart: number;
+  vmaEnd: number;
+  /** vm_flags of the mapping (VM_READ 1, VM_WRITE 2, VM_EXEC 4, ...). */
+  vmFlags: number;
+}
+
 export type KernelEvent =
+  | AnonSyscallEvent
   | MmapEvent
   | MprotectEvent
   | ExecEvent

@@ -37,7 +37,7 @@ describe('record layout', () => {
       'ev_hdr.ret': L.HDR.ret, 'ev_hdr.ip': L.HDR.ip, 'ev_hdr.comm': L.HDR.comm,
       ev_mem: L.MEM.size, 'ev_mem.addr': L.MEM.addr, 'ev_mem.len': L.MEM.len, 'ev_mem.off': L.MEM.off,
       'ev_mem.old_flags': L.MEM.oldFlags, 'ev_mem.result': L.MEM.result, 'ev_mem.prot': L.MEM.prot,
-      'ev_mem.flags': L.MEM.flags, 'ev_mem.fd': L.MEM.fd,
+      'ev_mem.flags': L.MEM.flags, 'ev_mem.fd': L.MEM.fd, 'ev_mem.stack': L.MEM.stack,
       ev_exec: L.EXEC.size, 'ev_exec.dfd': L.EXEC.dfd, 'ev_exec.at_flags': L.EXEC.atFlags, 'ev_exec.argc': L.EXEC.argc,
       'ev_exec.flags': L.EXEC.flags, 'ev_exec.args_len': L.EXEC.argsLen, 'ev_exec.filename': L.EXEC.filename, 'ev_exec.image': L.EXEC.image,
       'ev_exec.argv': L.EXEC.argv,
@@ -48,6 +48,9 @@ describe('record layout', () => {
       ev_fork: L.FORK.size, 'ev_fork.child_tgid': L.FORK.childTgid, 'ev_fork.child_tid': L.FORK.childTid,
       'ev_fork.flags': L.FORK.flags, 'ev_fork.child_comm': L.FORK.childComm,
       ev_exit: L.EXIT.size, 'ev_exit.exit_code': L.EXIT.exitCode,
+      ev_anon_syscall: L.ANON_SYSCALL.size, 'ev_anon_syscall.vma_start': L.ANON_SYSCALL.vmaStart,
+      'ev_anon_syscall.vma_end': L.ANON_SYSCALL.vmaEnd, 'ev_anon_syscall.vm_flags': L.ANON_SYSCALL.vmFlags,
+      'ev_anon_syscall.nr': L.ANON_SYSCALL.nr, EV_ANON_SYSCALL: L.EV.ANON_SYSCALL, WS_STACK_WORDS: L.STACK_WORDS,
       EV_MMAP: L.EV.MMAP, EV_MPROTECT: L.EV.MPROTECT, EV_PKEY_MPROTECT: L.EV.PKEY_MPROTECT, EV_EXEC: L.EV.EXEC,
       EV_CONNECT: L.EV.CONNECT, EV_MEMFD: L.EV.MEMFD, EV_FORK: L.EV.FORK, EV_EXIT: L.EV.EXIT,
       EV_TYPE_MAX: L.EV_TYPE_MAX, WS_COMM_LEN: L.COMM_LEN, WS_PATH_LEN: L.PATH_LEN, WS_MAX_ARGS: L.MAX_ARGS,
@@ -68,13 +71,14 @@ describe('decodeBatch', () => {
     r.writeUInt32LE(7, L.MEM.prot);
     r.writeUInt32LE(0x22, L.MEM.flags);
     r.writeInt32LE(-1, L.MEM.fd);
+    r.writeBigUInt64LE(0x401234n, L.MEM.stack);
     const { events, malformed } = decodeBatch(frame(r));
     expect(malformed).toBe(0);
     expect(events).toEqual([
       {
         kind: 'mmap', pid: 42, tid: 43, ppid: 1, uid: 1000, comm: 'wasmtime', timeNs: 123456789n,
         ip: 0x7f0000001234, addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0,
-        result: 0x7f1234560000, ok: true,
+        result: 0x7f1234560000, ok: true, stack: [0x401234, ...Array(15).fill(0)],
       },
     ]);
   });
@@ -155,6 +159,17 @@ describe('decodeBatch', () => {
     expect(formatIPv6(hex('0000:0000:0000:0000:0000:ffff:0a00:0001'), 0)).toBe('::ffff:10.0.0.1');
     expect(formatIPv6(Buffer.alloc(16), 0)).toBe('::');
     expect(formatIPv6(hex('2001:0db8:0000:0001:0001:0001:0001:0001'), 0)).toBe('2001:db8:0:1:1:1:1:1');
+  });
+
+  it('decodes a syscall from anonymous memory', () => {
+    const a = record(L.EV.ANON_SYSCALL, L.ANON_SYSCALL.size);
+    a.writeBigUInt64LE(0x7f0000010000n, L.ANON_SYSCALL.vmaStart);
+    a.writeBigUInt64LE(0x7f0000011000n, L.ANON_SYSCALL.vmaEnd);
+    a.writeBigUInt64LE(0x77n, L.ANON_SYSCALL.vmFlags);
+    a.writeUInt32LE(59, L.ANON_SYSCALL.nr);
+    expect(decodeBatch(frame(a)).events[0]).toMatchObject({
+      kind: 'anon-syscall', nr: 59, vmaStart: 0x7f0000010000, vmaEnd: 0x7f0000011000, vmFlags: 0x77, ip: 0x7f0000001234,
+    });
   });
 
   it('decodes fork and exit (normal and by signal)', () => {

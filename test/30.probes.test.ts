@@ -76,6 +76,22 @@ describeBpf('probes on real processes', () => {
     expect(maps[0].tid).not.toBe(pid);
   });
 
+  it('sees a raw syscall made from anonymous executable memory, once per page', async () => {
+    const { pid, events } = await follow(['shellcode']);
+    const anon = of(events, 'anon-syscall');
+    expect(anon).toHaveLength(1);
+    expect(anon[0]).toMatchObject({ pid, nr: 39 });
+    const wx = of(events, 'mmap').find((m) => m.prot === 7)!;
+    expect(anon[0].vmaStart).toBe(wx.result);
+    expect(anon[0].ip).toBeGreaterThanOrEqual(wx.result);
+    expect(anon[0].ip).toBeLessThan(wx.result + 4096);
+  });
+
+  it('reports no syscall from anonymous memory for ordinary programs (libc, vDSO)', async () => {
+    const { events } = await follow(['fork-exec']);
+    expect(of(events, 'anon-syscall')).toEqual([]);
+  });
+
   it('sees RW memory made executable, and executable memory made writable, but not a no-op flip', async () => {
     const { events } = await follow(['rw-rx']);
     const prots: MprotectEvent[] = of(events, 'mprotect');

@@ -18,10 +18,10 @@ const ctx: RuleContext = { procChildren: false, isLaunchExec: () => false, memfd
 const rules = new RuleSet(DEFAULT_RULES);
 
 const mmap = (over: Partial<MmapEvent> = {}): MmapEvent => ({
-  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, ...over,
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, stack: [], ...over,
 });
 const mprotect = (over: Partial<MprotectEvent>): MprotectEvent => ({
-  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, ...over,
+  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, stack: [], ...over,
 });
 const exec = (over: Partial<ExecEvent>): ExecEvent => ({
   ...task, pid: 101, ppid: 100, kind: 'exec', syscall: 'execve', filename: '/bin/sh', argv: ['sh', '-c', 'id'], argc: 3,

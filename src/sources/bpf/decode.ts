@@ -6,6 +6,7 @@
  * never thrown.
  */
 import type {
+  AnonSyscallEvent,
   ConnectEvent,
   ExecEvent,
   ExitEvent,
@@ -18,6 +19,7 @@ import type {
   SocketType,
 } from '../../events';
 import {
+  ANON_SYSCALL,
   ARG_LEN,
   COMM_LEN,
   CONNECT,
@@ -35,6 +37,7 @@ import {
   MEM,
   MEMFD,
   PATH_LEN,
+  STACK_WORDS,
   SUN_PATH_LEN,
 } from './layout';
 
@@ -47,6 +50,7 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.MEMFD]: MEMFD.size,
   [EV.FORK]: FORK.size,
   [EV.EXIT]: EXIT.size,
+  [EV.ANON_SYSCALL]: ANON_SYSCALL.size,
 };
 
 const AF_UNIX = 1;
@@ -132,6 +136,12 @@ export function formatIPv6(bytes: Buffer, at: number): string {
   return `${head}::${tail}`;
 }
 
+function stackWords(view: DataView, at: number): number[] {
+  const words = new Array<number>(STACK_WORDS);
+  for (let i = 0; i < STACK_WORDS; i++) words[i] = u64(view, at + MEM.stack + i * 8);
+  return words;
+}
+
 function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapEvent | MprotectEvent {
   const result = s64(view, at + MEM.result);
   if (type === EV.MMAP) {
@@ -147,6 +157,7 @@ function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapE
       offset: u64(view, at + MEM.off),
       result,
       ok: result >= 0 || result < -4095,
+      stack: stackWords(view, at),
     };
   }
   const old = view.getBigUint64(at + MEM.oldFlags, true);
@@ -162,6 +173,7 @@ function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapE
     oldFlags: old === VM_UNKNOWN ? null : Number(old & 0xffffffffn),
     result,
     ok: result === 0,
+    stack: stackWords(view, at),
   };
 }
 
@@ -277,6 +289,18 @@ function decodeExit(buf: Buffer, view: DataView, at: number): ExitEvent {
   };
 }
 
+function decodeAnonSyscall(buf: Buffer, view: DataView, at: number): AnonSyscallEvent {
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'anon-syscall',
+    nr: view.getUint32(at + ANON_SYSCALL.nr, true),
+    vmaStart: u64(view, at + ANON_SYSCALL.vmaStart),
+    vmaEnd: u64(view, at + ANON_SYSCALL.vmaEnd),
+    vmFlags: u64(view, at + ANON_SYSCALL.vmFlags),
+  };
+}
+
 /** Decodes one record that starts at `at` and is `size` bytes long. */
 export function decodeRecord(buf: Buffer, view: DataView, at: number, size: number): KernelEvent | null {
   if (size < HDR.size) return null;
@@ -300,6 +324,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeFork(buf, view, at);
     case EV.EXIT:
       return decodeExit(buf, view, at);
+    case EV.ANON_SYSCALL:
+      return decodeAnonSyscall(buf, view, at);
     default:
       return null;
   }

@@ -10,6 +10,7 @@ export const MAX_ARGS = 8;
 export const ARG_LEN = 128;
 export const SUN_PATH_LEN = 108;
 export const MAX_SYSCALLS = 512;
+export const STACK_WORDS = 16;
 
 export const EV = {
   MMAP: 1,
@@ -20,8 +21,9 @@ export const EV = {
   MEMFD: 6,
   FORK: 7,
   EXIT: 8,
+  ANON_SYSCALL: 9,
 } as const;
-export const EV_TYPE_MAX = 9;
+export const EV_TYPE_MAX = 10;
 /** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
 export const DROP_STASH = 0;
 
@@ -45,7 +47,7 @@ export const HDR = {
 } as const;
 
 export const MEM = {
-  size: 112,
+  size: 240,
   addr: 56,
   len: 64,
   off: 72,
@@ -54,6 +56,7 @@ export const MEM = {
   prot: 96,
   flags: 100,
   fd: 104,
+  stack: 112,
 } as const;
 
 export const EXEC = {
@@ -96,6 +99,14 @@ export const FORK = {
 export const EXIT = {
   size: 64,
   exitCode: 56,
+} as const;
+
+export const ANON_SYSCALL = {
+  size: 88,
+  vmaStart: 56,
+  vmaEnd: 64,
+  vmFlags: 72,
+  nr: 80,
 } as const;
 
 /** Each record in a batch is framed as [u32 size][u32 0][record][pad to 8]. */
