@@ -27,6 +27,8 @@ export interface Finding {
   wxRegion?: { start: number; from: 'kernel' | 'maps' };
   /** SSH credentials exposed (scored once). */
   ssh?: boolean;
+  /** Memory the runtime's JIT legitimately made code (not scored; /proc RWX regions inside it are expected). */
+  jitRange?: { start: number; end: number };
 }
 
 export interface Alert extends Finding {

@@ -6,6 +6,7 @@
  */
 import type { Alert, Level } from './alerts';
 import type { MonitorInfo } from './monitor';
+import { describeRuntime } from './runtime/identify';
 import type { Report } from './report';
 
 const MAX_LINE = 400;
@@ -89,6 +90,7 @@ export class ConsoleRenderer {
       `Target         : pid ${info.pid}${info.launched ? ' (launched)' : ''}  ${escapeText(cmd)}`,
     ];
     if (info.exe) lines.push(`Executable     : ${escapeText(info.exe)}`);
+    lines.push(`Runtime        : ${escapeText(describeRuntime(info.runtime))}`);
     lines.push(
       `Probes         : ${info.bpf ? 'eBPF (raw syscall tracepoints, sched tracepoints) + /proc' : '/proc polling'}`,
       `Timeout        : ${this.options.timeout > 0 ? `${this.options.timeout} s` : 'none (until the target exits or Ctrl-C)'}`,

@@ -10,14 +10,17 @@ import { EventEmitter } from 'events';
 import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import { AlertBook, type Alert, type Finding } from './alerts';
+import type { Alert, Finding } from './alerts';
+import { Assessment } from './assessment';
 import type { ExecEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
 import { ProbeError, startProbes, type Probes } from './probes';
 import { readStat } from './proc/stat';
 import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
 import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
-import { LEVEL_POINTS, threatScore, verdict } from './score';
+import { verdict } from './score';
+import { MapsCache } from './runtime/callsite';
+import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import { ProcSource } from './sources/proc/source';
 import { syscallName } from './syscalls';
 import { VERSION } from './version';
@@ -48,6 +51,8 @@ export interface MonitorCommandOptions extends MonitorOptions {
 
 export interface MonitorInfo {
   pid: number;
+  /** The runtime identified from the executable (for a launch, from the command). */
+  runtime: RuntimeInfo;
   bpf: boolean;
   /** Why eBPF is not in use, when it was wanted. */
   bpfError: string | null;
@@ -123,7 +128,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   private readonly options: Readonly<Normalized>;
   private readonly rules: RuleSet;
-  private readonly book = new AlertBook();
+  private readonly assessment = new Assessment();
   private probes: Probes | null = null;
   private proc: ProcSource | null = null;
   private bpfError: string | null = null;
@@ -135,7 +140,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private readonly connections = new Map<string, ReportConnection>();
   private readonly listening = new Set<string>();
   private readonly memfdNames = new Map<string, string>();
-  private readonly regions = new Map<string, number>();
+  private readonly maps = new MapsCache();
+  private readonly runtimes = new Map<number, RuntimeInfo | null>();
   private readonly eventCounts: Record<string, number> = {};
   private eventTotal = 0;
   private startedAt = Date.now();
@@ -205,6 +211,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.startTimer();
     this.emit('ready', {
       pid: this.pid,
+      runtime: this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe),
       bpf: this.probes !== null,
       bpfError: this.bpfError,
       comm: this.target.comm,
@@ -251,6 +258,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       this.child = child;
       this.pid = pid;
       this.target.comm = command.slice(command.lastIndexOf('/') + 1).slice(0, 15);
+      this.target.exe = resolveCommand(command, opts.env ?? process.env);
       this.target.cmdline = [command, ...args].map((a) => truncate(a, 1024));
       child.once('exit', (code, signal) => {
         if (this.target.exitCode === null && this.target.exitSignal === null) {
@@ -279,15 +287,18 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return true;
   }
 
-  private addFinding(f: Finding): void {
-    if (f.wxRegion && LEVEL_POINTS[f.level] > 0) {
-      const key = `${f.pid}:${f.wxRegion.start}`;
-      const seen = this.regions.get(key) ?? 0;
-      if (f.wxRegion.from === 'kernel') this.regions.set(key, seen + 1);
-      else if (seen === 0) this.regions.set(key, 1);
-    }
-    const alert = this.book.add(f);
+  private addFinding(f: Finding, length = 0): void {
+    const alert = this.assessment.add(f, length);
     if (alert) this.emit('alert', alert);
+  }
+
+  /** The runtime of a process, identified once (again after it execs); null once it is gone. */
+  private runtimeOf(pid: number): RuntimeInfo | null {
+    if (this.runtimes.has(pid)) return this.runtimes.get(pid)!;
+    const exe = readExe(pid);
+    const info = exe ? identifyRuntime(exe, this.maps.maps(pid)) : null;
+    this.runtimes.set(pid, info);
+    return info;
   }
 
   private recordOutbound(c: Outbound): void {
@@ -318,6 +329,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         } else {
           const c = this.children.get(e.pid);
           if (c) Object.assign(c, { exit_code: e.exitCode, signal: e.signal });
+          this.maps.forget(e.pid);
         }
         return;
       case 'target-exit':
@@ -327,6 +339,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         if (e.ok) this.memfdNames.set(`${e.pid}:${e.result}`, e.name);
         break;
       case 'exec':
+        if (e.ok) {
+          this.runtimes.delete(e.pid);
+          this.maps.invalidate(e.pid);
+        }
         if (e.ok && e.pid !== this.pid) {
           const c = this.children.get(e.pid) ?? { pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null };
           c.program = truncate(e.image || e.filename, 1024);
@@ -358,13 +374,17 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       procChildren: !this.probes,
       isLaunchExec: (x) => this.isLaunchExec(x),
       memfdName: (pid, fd) => this.memfdNames.get(`${pid}:${fd}`),
+      runtime: (pid) => this.runtimeOf(pid),
+      callSite: (pid, ip, stack) => this.maps.callSite(pid, ip, stack),
+      kernelSawRegion: (pid, start, end) => this.assessment.kernelSawRegion(pid, start, end),
     });
-    for (const f of findings) this.addFinding(f);
+    const length = e.kind === 'mmap' || e.kind === 'mprotect' ? e.length : 0;
+    for (const f of findings) this.addFinding(f, length);
   }
 
   /** Alerts so far, most severe first. */
   alerts(): Alert[] {
-    return this.book.all();
+    return this.assessment.alerts();
   }
 
   /**
@@ -395,9 +415,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   }
 
   private buildReport(reason: EndReason): Report {
-    const alerts = this.book.all();
-    const wxRegions = [...this.regions.values()].reduce((a, b) => a + b, 0);
-    const score = threatScore({ alerts, wxRegions });
+    const alerts = this.assessment.alerts();
+    const wxRegions = this.assessment.wxRegions;
+    const score = this.assessment.score();
+    const runtime = this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe);
     const ended = Date.now();
 
     let source: Report['syscalls']['source'] = 'none';
@@ -439,6 +460,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         launched: this.launched,
         exit_code: this.target.exitCode,
         exit_signal: this.target.exitSignal,
+        runtime: { name: runtime.name, engine: runtime.engine, version: runtime.version, jit: runtime.jit },
       },
       children: [...this.children.values()].slice(0, 1000),
       connections: [...this.connections.values()].slice(0, 1000),
@@ -452,6 +474,20 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       },
     };
   }
+}
+
+/** The file a command name runs, as the shell's PATH search finds it ('' if none). */
+function resolveCommand(command: string, env: NodeJS.ProcessEnv): string {
+  const candidates = command.includes('/') ? [command] : (env.PATH ?? '').split(':').filter(Boolean).map((d) => `${d}/${command}`);
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      return fs.realpathSync(c);
+    } catch {
+      // next
+    }
+  }
+  return '';
 }
 
 /** Monitor a running process and its descendants. Throws on bad input (no such pid, bad options). */

@@ -69,6 +69,8 @@ export interface Report {
     launched: boolean;
     exit_code: number | null;
     exit_signal: number | null;
+    /** The WebAssembly runtime identified from the executable and its mappings. */
+    runtime: { name: string; engine: string; version: string | null; jit: string };
   };
   children: ReportChild[];
   connections: ReportConnection[];

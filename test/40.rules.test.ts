@@ -14,7 +14,14 @@ import { globToRegExp } from '../src/rules/config';
 import { threatScore, verdict } from '../src/score';
 
 const task: TaskInfo = { pid: 100, tid: 100, ppid: 1, uid: 0, comm: 'wasmtime', timeNs: 1n, ip: 0x401000 };
-const ctx: RuleContext = { procChildren: false, isLaunchExec: () => false, memfdName: () => undefined };
+const ctx: RuleContext = {
+  procChildren: false,
+  isLaunchExec: () => false,
+  memfdName: () => undefined,
+  runtime: () => null,
+  callSite: () => ({ kind: 'unknown', path: '', address: 0 }),
+  kernelSawRegion: () => false,
+};
 const rules = new RuleSet(DEFAULT_RULES);
 
 const mmap = (over: Partial<MmapEvent> = {}): MmapEvent => ({

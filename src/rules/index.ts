@@ -6,6 +6,9 @@ import type { Finding } from '../alerts';
 import type { RuntimeEvent } from '../events';
 import type { RulesConfig } from './config';
 import { mmapRules, mprotectRules, rwxRegionRules } from './memory';
+import { anonSyscallRules, judgeMemory, judgeRwxRegion } from './runtime';
+import type { CallSite } from '../runtime/callsite';
+import type { RuntimeInfo } from '../runtime/identify';
 import { outboundFromConnect, outboundRules, unixSocketRules, type Outbound } from './network';
 import { execRules, memfdRules, processRules, type ProcessContext } from './process';
 import { SecretMatchers } from './secrets';
@@ -16,6 +19,12 @@ export { connectionKey, outboundFromConnect, outboundFromProc, type Outbound } f
 export interface RuleContext extends ProcessContext {
   /** Whether children found by polling /proc are alerted on (off when the kernel reports them). */
   procChildren: boolean;
+  /** The runtime a process runs, when known. */
+  runtime(pid: number): RuntimeInfo | null;
+  /** Where a memory syscall came from (resolved only when a rule needs it). */
+  callSite(pid: number, ip: number, stack: readonly number[]): CallSite;
+  /** Whether the kernel already reported how the memory at [start, end) of pid was made. */
+  kernelSawRegion(pid: number, start: number, end: number): boolean;
 }
 
 export class RuleSet {
@@ -34,9 +43,12 @@ export class RuleSet {
   evaluate(e: RuntimeEvent, ctx: RuleContext): Finding[] {
     switch (e.kind) {
       case 'mmap':
-        return this.leveled(mmapRules(e));
-      case 'mprotect':
-        return this.leveled(mprotectRules(e));
+      case 'mprotect': {
+        const findings = e.kind === 'mmap' ? mmapRules(e) : mprotectRules(e);
+        return this.leveled(judgeMemory(e, findings, ctx.runtime(e.pid), () => ctx.callSite(e.pid, e.ip, e.stack)));
+      }
+      case 'anon-syscall':
+        return this.leveled(anonSyscallRules(e));
       case 'exec':
         return this.leveled(execRules(e, ctx));
       case 'memfd':
@@ -46,7 +58,7 @@ export class RuleSet {
         return this.leveled(out ? outboundRules(out, this.config) : unixSocketRules(e, this.config));
       }
       case 'rwx-region':
-        return this.leveled(rwxRegionRules(e));
+        return this.leveled(judgeRwxRegion(e, rwxRegionRules(e), ctx.runtime(e.pid), ctx.kernelSawRegion(e.pid, e.start, e.end)));
       case 'env':
         return this.leveled(this.secrets.envRules(e));
       case 'file':

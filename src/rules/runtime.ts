@@ -1,0 +1,125 @@
+/**
+ * Runtime-aware judgement of memory events. A runtime's own, known JIT
+ * pattern issued from its own code is expected (INFO, not scored); the same
+ * operation from any other code is CRITICAL; a syscall from anonymous
+ * executable memory is CRITICAL in every runtime.
+ */
+import type { Finding } from '../alerts';
+import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type ProcRwxEvent } from '../events';
+import { describeSite, type CallSite } from '../runtime/callsite';
+import type { JitModel, RuntimeInfo } from '../runtime/identify';
+import { syscallName } from '../syscalls';
+import { hex } from './format';
+
+type Op = 'rwx-map' | 'rwx-protect' | 'rx-protect';
+
+/** What each JIT model does to make code, when its own code does it. */
+const EXPECTED: Record<JitModel, readonly Op[]> = {
+  'rwx-mprotect': ['rwx-protect', 'rx-protect'],
+  'rwx-mmap': ['rwx-map'],
+  'wx-strict': ['rx-protect'],
+  none: [],
+  unknown: [],
+};
+
+function opOf(e: MmapEvent | MprotectEvent): Op | null {
+  const wx = (e.prot & PROT_WRITE) !== 0 && (e.prot & PROT_EXEC) !== 0;
+  if (e.kind === 'mmap') return wx ? 'rwx-map' : null;
+  if (!(e.prot & PROT_EXEC)) return null;
+  return wx ? 'rwx-protect' : 'rx-protect';
+}
+
+function what(op: Op): string {
+  return op === 'rwx-map' ? 'W+X mmap()' : op === 'rwx-protect' ? 'W+X mprotect()' : 'mprotect() to executable';
+}
+
+/**
+ * Re-judges the memory findings of one event with what is known of the
+ * process's runtime and of where the call came from (asked for lazily).
+ */
+export function judgeMemory(
+  e: MmapEvent | MprotectEvent,
+  findings: Finding[],
+  runtime: RuntimeInfo | null,
+  site: () => CallSite,
+): Finding[] {
+  const op = opOf(e);
+  if (!op || !e.ok || !runtime) return findings;
+  if (!EXPECTED[runtime.jit].includes(op)) {
+    if (runtime.jit === 'wx-strict' && op !== 'rx-protect') {
+      for (const f of findings) f.description = `${runtime.name} is strictly W^X and never makes W+X memory: ${f.description}`;
+    }
+    return findings;
+  }
+  const from = site();
+  const start = e.kind === 'mmap' ? e.result : e.addr;
+  const evidence = `prot=${e.prot} addr=${hex(start)} len=${e.length} site=${describeSite(from)} pid=${e.pid} tid=${e.tid}`;
+  if (from.kind === 'file' && runtime.modules.includes(from.path)) {
+    return [
+      {
+        rule: 'memory.jit-expected',
+        key: `${e.pid}`,
+        level: 'INFO',
+        category: 'MEMORY',
+        title: `Expected JIT code space (${runtime.engine})`,
+        description: `${runtime.name}'s JIT made its code memory ${op === 'rx-protect' ? 'executable' : 'W+X'} from its own code`,
+        evidence,
+        pid: e.pid,
+        jitRange: { start, end: start + e.length },
+      },
+    ];
+  }
+  return [
+    {
+      rule: 'memory.jit-foreign-site',
+      key: `${e.pid}:${from.kind === 'file' ? from.path : from.kind}`,
+      level: 'CRITICAL',
+      category: 'MEMORY',
+      title: `${what(op)} from outside the runtime: ${from.kind === 'file' ? from.path : from.kind === 'anonymous' ? 'anonymous memory' : 'unknown code'}`,
+      description: `${runtime.name}'s JIT does this from its own code; here other code did it — a native host function, an injected library or shellcode`,
+      evidence,
+      pid: e.pid,
+      wxRegion: op === 'rx-protect' ? undefined : { start, from: 'kernel' },
+    },
+  ];
+}
+
+export function anonSyscallRules(e: AnonSyscallEvent): Finding[] {
+  return [
+    {
+      rule: 'memory.anon-syscall',
+      key: `${e.pid}`,
+      level: 'CRITICAL',
+      category: 'MEMORY',
+      title: 'Syscall from anonymous executable memory',
+      description: 'code outside any file issued a raw syscall — shellcode',
+      evidence: `syscall=${syscallName(e.nr)}(${e.nr}) ip=${hex(e.ip)} region=${hex(e.vmaStart)}-${hex(e.vmaEnd)} pid=${e.pid} tid=${e.tid} comm=${e.comm}`,
+      pid: e.pid,
+    },
+  ];
+}
+
+/**
+ * An RWX region found in /proc maps. If the kernel reported how it was made,
+ * that event decided it already. Otherwise, in a runtime whose JIT keeps RWX
+ * code memory, an anonymous RWX region is its code space (made before
+ * monitoring began, or seen without eBPF); anywhere else it is CRITICAL.
+ */
+export function judgeRwxRegion(e: ProcRwxEvent, findings: Finding[], runtime: RuntimeInfo | null, kernelKnown: boolean): Finding[] {
+  if (kernelKnown) return [];
+  const rwxJit = runtime && (runtime.jit === 'rwx-mprotect' || runtime.jit === 'rwx-mmap');
+  if (!rwxJit || e.path !== '') return findings;
+  return [
+    {
+      rule: 'memory.jit-expected',
+      key: `${e.pid}`,
+      level: 'INFO',
+      category: 'MEMORY',
+      title: `Expected JIT code space (${runtime.engine})`,
+      description: `an anonymous RWX region, as ${runtime.name}'s JIT keeps; /proc alone cannot tell who made it`,
+      evidence: `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`,
+      pid: e.pid,
+      jitRange: { start: e.start, end: e.end },
+    },
+  ];
+}

@@ -1,0 +1,153 @@
+/**
+ * Runtime identification and runtime-aware judgement, without the kernel.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { MmapEvent, MprotectEvent, ProcRwxEvent, TaskInfo } from '../src/events';
+import { MapsCache, type CallSite } from '../src/runtime/callsite';
+import { describeRuntime, identifyRuntime, readGoBuildInfo, type RuntimeInfo } from '../src/runtime/identify';
+import { DEFAULT_RULES, RuleSet, type RuleContext } from '../src/rules';
+import { trigger } from './helpers/env';
+
+const task: TaskInfo = { pid: 300, tid: 300, ppid: 1, uid: 0, comm: 'node', timeNs: 1n, ip: 0x7f0000100000 };
+const V8: RuntimeInfo = { name: 'node', engine: 'V8', version: '20.20.2', jit: 'rwx-mprotect', modules: ['/usr/bin/node'] };
+const JSC: RuntimeInfo = { name: 'bun', engine: 'JavaScriptCore', version: '1.4.5', jit: 'rwx-mmap', modules: ['/opt/bun'] };
+const WASMTIME: RuntimeInfo = { name: 'wasmtime', engine: 'Cranelift', version: null, jit: 'wx-strict', modules: ['/usr/bin/wasmtime'] };
+
+const rules = new RuleSet(DEFAULT_RULES);
+function ctx(runtime: RuntimeInfo | null, site: CallSite, kernelSaw = false): RuleContext {
+  return {
+    procChildren: false,
+    isLaunchExec: () => false,
+    memfdName: () => undefined,
+    runtime: () => runtime,
+    callSite: () => site,
+    kernelSawRegion: () => kernelSaw,
+  };
+}
+const fromFile = (p: string): CallSite => ({ kind: 'file', path: p, address: 0x555500001000 });
+const fromAnon: CallSite = { kind: 'anonymous', path: '', address: 0x7f0000200000 };
+
+const protect = (prot: number, oldFlags: number | null): MprotectEvent => ({
+  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000400000, length: 262144, prot, pkey: -1, oldFlags, result: 0, ok: true, stack: [],
+});
+const wxMap: MmapEvent = {
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000500000, ok: true, stack: [],
+};
+const judged = (e: MmapEvent | MprotectEvent | ProcRwxEvent, c: RuleContext) => rules.evaluate(e, c).map((f) => `${f.level} ${f.rule}`);
+
+describe('runtime-aware memory rules', () => {
+  it("V8's RWX code space from node's own code is INFO and not a region", () => {
+    const [f] = rules.evaluate(protect(7, 0x70), ctx(V8, fromFile('/usr/bin/node')));
+    expect(f).toMatchObject({ level: 'INFO', rule: 'memory.jit-expected', title: 'Expected JIT code space (V8)' });
+    expect(f.wxRegion).toBeUndefined();
+    expect(f.evidence).toMatch(/site=\/usr\/bin\/node/);
+    expect(judged(protect(5, 0x73), ctx(V8, fromFile('/usr/bin/node')))).toEqual(['INFO memory.jit-expected']);
+  });
+
+  it('the same mprotect from a native addon or from anonymous memory is CRITICAL', () => {
+    const [f] = rules.evaluate(protect(7, 0x70), ctx(V8, fromFile('/tmp/evil.node')));
+    expect(f).toMatchObject({ level: 'CRITICAL', rule: 'memory.jit-foreign-site', title: 'W+X mprotect() from outside the runtime: /tmp/evil.node' });
+    expect(f.wxRegion).toBeDefined();
+    expect(judged(protect(7, 0x70), ctx(V8, fromAnon))).toEqual(['CRITICAL memory.jit-foreign-site']);
+  });
+
+  it("a W+X mmap is not V8's pattern: CRITICAL wherever it comes from", () => {
+    expect(judged(wxMap, ctx(V8, fromFile('/usr/bin/node')))).toEqual(['CRITICAL memory.wx-mmap']);
+  });
+
+  it("JavaScriptCore's one RWX mmap from bun is INFO; from elsewhere CRITICAL", () => {
+    expect(judged(wxMap, ctx(JSC, fromFile('/opt/bun')))).toEqual(['INFO memory.jit-expected']);
+    expect(judged(wxMap, ctx(JSC, fromFile('/usr/lib/libevil.so')))).toEqual(['CRITICAL memory.jit-foreign-site']);
+  });
+
+  it('a strictly W^X runtime flipping RW to RX is INFO; any W+X is CRITICAL and says why', () => {
+    expect(judged(protect(5, 0x73), ctx(WASMTIME, fromFile('/usr/bin/wasmtime')))).toEqual(['INFO memory.jit-expected']);
+    const [f] = rules.evaluate(wxMap, ctx(WASMTIME, fromFile('/usr/bin/wasmtime')));
+    expect(f.level).toBe('CRITICAL');
+    expect(f.description).toMatch(/^wasmtime is strictly W\^X/);
+  });
+
+  it('an unknown program gets no allowance', () => {
+    expect(judged(protect(7, 0x70), ctx(null, fromFile('/usr/bin/x')))).toEqual(['CRITICAL memory.wx-mprotect']);
+    expect(judged(protect(5, 0x73), ctx(null, fromFile('/usr/bin/x')))).toEqual(['HIGH memory.wx-violation']);
+  });
+
+  it('/proc RWX regions: JIT code space is INFO, file-backed or non-JIT CRITICAL, kernel-known skipped', () => {
+    const region = (p: string): ProcRwxEvent => ({ kind: 'rwx-region', pid: 300, start: 0x7f0000600000, end: 0x7f0000640000, perms: 'rwxp', path: p });
+    expect(judged(region(''), ctx(V8, fromAnon))).toEqual(['INFO memory.jit-expected']);
+    expect(judged(region('/usr/lib/libx.so'), ctx(V8, fromAnon))).toEqual(['CRITICAL memory.rwx-region']);
+    expect(judged(region(''), ctx(WASMTIME, fromAnon))).toEqual(['CRITICAL memory.rwx-region']);
+    expect(judged(region(''), ctx(null, fromAnon, true))).toEqual([]);
+  });
+});
+
+describe('runtime identification', () => {
+  it('names node with its version and JIT model, from the binary itself', () => {
+    const r = identifyRuntime(process.execPath);
+    expect(r).toMatchObject({ name: 'node', engine: 'V8', jit: 'rwx-mprotect', version: process.versions.node, modules: [process.execPath] });
+    expect(describeRuntime(r)).toBe(`node ${process.versions.node} (V8, JIT: RWX code space via mprotect)`);
+  });
+
+  it('an ordinary program is not a runtime', () => {
+    expect(identifyRuntime(trigger())).toMatchObject({ name: 'unknown', jit: 'unknown' });
+  });
+
+  it('finds an embedded runtime library among the mappings', () => {
+    const maps = [{ start: 1, end: 2, perms: 'r-xp', offset: 0, inode: 1, path: '/opt/app/lib/libwasmtime.so' }];
+    expect(identifyRuntime('/opt/app/bin/app', maps)).toMatchObject({ name: 'wasmtime', jit: 'wx-strict', modules: ['/opt/app/lib/libwasmtime.so'] });
+  });
+
+  it("reads a Go binary's build info: wazero with its version", () => {
+    // a minimal ELF64 with a .go.buildinfo section in Go 1.18+'s inline format
+    const varstr = (s: string) => {
+      const b = Buffer.from(s);
+      return Buffer.concat([Buffer.from([b.length]), b]);
+    };
+    const modinfo = 'path\texample.com/host\nmod\texample.com/host\t(devel)\ndep\tgithub.com/tetratelabs/wazero\tv1.7.3\n';
+    const header = Buffer.alloc(32);
+    header.write('\xff Go buildinf:', 0, 'latin1');
+    header[14] = 8;
+    header[15] = 2;
+    const buildinfo = Buffer.concat([header, varstr('go1.22.5'), varstr(modinfo)]);
+    const shstrtab = Buffer.from('\0.shstrtab\0.go.buildinfo\0');
+    const dataAt = 64;
+    const strAt = dataAt + buildinfo.length;
+    const shAt = strAt + shstrtab.length;
+    const eh = Buffer.alloc(64);
+    eh.writeUInt32BE(0x7f454c46, 0);
+    eh[4] = 2;
+    eh[5] = 1;
+    eh.writeBigUInt64LE(BigInt(shAt), 0x28);
+    eh.writeUInt16LE(64, 0x3a);
+    eh.writeUInt16LE(3, 0x3c);
+    eh.writeUInt16LE(1, 0x3e);
+    const sh = Buffer.alloc(3 * 64);
+    sh.writeUInt32LE(1, 64); // .shstrtab
+    sh.writeBigUInt64LE(BigInt(strAt), 64 + 0x18);
+    sh.writeBigUInt64LE(BigInt(shstrtab.length), 64 + 0x20);
+    sh.writeUInt32LE(11, 128); // .go.buildinfo
+    sh.writeBigUInt64LE(BigInt(dataAt), 128 + 0x18);
+    sh.writeBigUInt64LE(BigInt(buildinfo.length), 128 + 0x20);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-go-')), 'host');
+    fs.writeFileSync(file, Buffer.concat([eh, buildinfo, shstrtab, sh]));
+    expect(readGoBuildInfo(file)?.go).toBe('go1.22.5');
+    expect(identifyRuntime(file)).toMatchObject({ name: 'wazero', version: 'v1.7.3', jit: 'wx-strict', modules: [file] });
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+});
+
+describe('call sites', () => {
+  it('resolves a libc wrapper to its caller through the stack words', () => {
+    const maps = new MapsCache();
+    const own = maps.maps(process.pid);
+    const libc = own.find((m) => /libc\.so/.test(m.path) && m.perms[2] === 'x')!;
+    const exe = own.find((m) => m.path === process.execPath && m.perms[2] === 'x')!;
+    expect(libc && exe).toBeTruthy();
+    const site = maps.callSite(process.pid, libc.start + 16, [0, 12345, exe.start + 64]);
+    expect(site).toEqual({ kind: 'file', path: process.execPath, address: exe.start + 64 });
+    expect(maps.callSite(process.pid, exe.start + 8, [])).toMatchObject({ kind: 'file', path: process.execPath });
+    expect(maps.callSite(process.pid, 0x10, [])).toMatchObject({ kind: 'unknown' });
+  });
+});
