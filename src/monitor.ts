@@ -338,6 +338,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       case 'memfd':
         if (e.ok) this.memfdNames.set(`${e.pid}:${e.result}`, e.name);
         break;
+      case 'mmap':
+        // new code in the process (a library, a JIT region): cached mappings no longer tell all
+        if (e.ok) this.maps.invalidate(e.pid);
+        break;
       case 'exec':
         if (e.ok) {
           this.runtimes.delete(e.pid);

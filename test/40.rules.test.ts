@@ -69,8 +69,14 @@ describe('memory rules', () => {
 
 describe('process rules', () => {
   it('a child exec is HIGH PROCESS naming program and arguments', () => {
+    const [f] = rules.evaluate(exec({ filename: '/usr/bin/id', image: '/usr/bin/id', argv: ['id', '-u'] }), ctx);
+    expect(f).toMatchObject({ level: 'HIGH', category: 'PROCESS', title: 'Child process spawned: id' });
+    expect(f.evidence).toBe('argv=id -u image=/usr/bin/id pid=101 ppid=100');
+  });
+
+  it('a shell is CRITICAL', () => {
     const [f] = rules.evaluate(exec({}), ctx);
-    expect(f).toMatchObject({ level: 'HIGH', category: 'PROCESS', title: 'Child process spawned: sh' });
+    expect(f).toMatchObject({ level: 'CRITICAL', category: 'PROCESS', rule: 'process.shell', title: 'Shell spawned: sh' });
     expect(f.evidence).toBe("argv=sh -c id image=/bin/sh pid=101 ppid=100");
   });
 

@@ -31,13 +31,29 @@ function fileless(program: string, argv: string[], evidence: string, pid: number
   };
 }
 
+/** Command interpreters: a WASM runtime has no business starting one. */
+const SHELLS = /^(?:sh|bash|dash|zsh|ksh|mksh|ash|csh|tcsh|fish|busybox)$/;
+
 function child(program: string, argv: string[], evidence: string, pid: number): Finding {
+  const name = basename(program) || program;
+  if (SHELLS.test(name)) {
+    return {
+      rule: 'process.shell',
+      key: `${program}\u0000${argv.join('\u0000')}`,
+      level: 'CRITICAL',
+      category: 'PROCESS',
+      title: `Shell spawned: ${name}`,
+      description: 'a command interpreter was started under the WASM runtime — sandbox escape or a host function running commands',
+      evidence,
+      pid,
+    };
+  }
   return {
     rule: 'process.child',
     key: `${program}\u0000${argv.join('\u0000')}`,
     level: 'HIGH',
     category: 'PROCESS',
-    title: `Child process spawned: ${basename(program) || program}`,
+    title: `Child process spawned: ${name}`,
     description: 'the WASM runtime started another program',
     evidence,
     pid,
