@@ -69,7 +69,7 @@ describe('memory rules', () => {
 
 describe('process rules', () => {
   it('a child exec is HIGH PROCESS naming program and arguments', () => {
-    const [f] = rules.evaluate(exec({ filename: '/usr/bin/id', image: '/usr/bin/id', argv: ['id', '-u'] }), ctx);
+    const [f] = rules.evaluate(exec({ filename: '/usr/bin/id', image: '/usr/bin/id', argv: ['id', '-u'], argc: 2 }), ctx);
     expect(f).toMatchObject({ level: 'HIGH', category: 'PROCESS', title: 'Child process spawned: id' });
     expect(f.evidence).toBe('argv=id -u image=/usr/bin/id pid=101 ppid=100');
   });
