@@ -7,6 +7,7 @@
  * could not run or the report could not be written, 2 for bad usage.
  */
 import { ConsoleRenderer, escapeText, wantsColour } from './console';
+import { runDemo } from './demo';
 import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './monitor';
 import { checkOutputPath, reportJson, writeReport } from './report';
 import { loadRules } from './rules';
@@ -14,6 +15,7 @@ import { VERSION } from './version';
 
 export const USAGE = `Usage: wasmshark --pid PID [options]
        wasmshark [options] -- COMMAND [ARGS...]
+       wasmshark demo [--no-bpf]
 
 Watch a WebAssembly runtime (wasmtime, Node/V8, workerd, Bun, wasmer, ...) from
 the kernel and report what it does: W+X memory, memory made executable, child
@@ -23,6 +25,8 @@ a threat score; --output writes the JSON report.
 Target (one of):
   --pid PID          monitor a running process and every process it creates
   -- COMMAND [ARGS]  start COMMAND with the probes already attached
+  demo               run the bundled samples (a benign WebAssembly workload and a
+                     WebAssembly cryptominer) under monitoring and print each verdict
 
 Options:
   --bpf              use the eBPF probes (the default when running as root);
@@ -40,6 +44,7 @@ a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasms
 export class UsageError extends Error {}
 
 export interface CliArgs {
+  demo: boolean;
   pid?: number;
   command?: string[];
   bpf: boolean | 'auto';
@@ -60,10 +65,15 @@ function parseNumber(flag: string, text: string | undefined, integer: boolean): 
 }
 
 export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { bpf: 'auto', timeout: 60, help: false, version: false };
+  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, help: false, version: false };
   let sawBpf = false;
   let sawNoBpf = false;
-  for (let i = 0; i < argv.length; i++) {
+  let i = 0;
+  if (argv[0] === 'demo') {
+    args.demo = true;
+    i = 1;
+  }
+  for (; i < argv.length; i++) {
     const raw = argv[i];
     if (raw === '--') {
       args.command = argv.slice(i + 1);
@@ -120,6 +130,12 @@ export function parseArgs(argv: string[]): CliArgs {
   if (sawBpf && sawNoBpf) throw new UsageError('--bpf and --no-bpf cannot be used together');
   args.bpf = sawBpf ? true : sawNoBpf ? false : 'auto';
   if (args.help || args.version) return args;
+  if (args.demo) {
+    if (args.pid !== undefined || args.command || args.output || args.rules) {
+      throw new UsageError('demo takes no target, --output or --rules (only --bpf / --no-bpf)');
+    }
+    return args;
+  }
   if (args.pid !== undefined && args.command) throw new UsageError('use either --pid or -- COMMAND, not both');
   if (args.pid === undefined && !args.command) throw new UsageError('nothing to monitor: give --pid PID or -- COMMAND');
   return args;
@@ -151,6 +167,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     io.out.write(`wasmshark ${VERSION}\n`);
     return 0;
   }
+
+  if (args.demo) return runDemo(io, args.bpf !== false);
 
   const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout };
   let output: string | undefined;

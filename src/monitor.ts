@@ -211,7 +211,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.startTimer();
     this.emit('ready', {
       pid: this.pid,
-      runtime: this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe),
+      // a launch gate has not exec'd the command yet: judge by the command's file
+      runtime: this.launched ? identifyRuntime(this.target.exe) : (this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe)),
       bpf: this.probes !== null,
       bpfError: this.bpfError,
       comm: this.target.comm,

@@ -1,0 +1,109 @@
+/**
+ * `wasmshark demo`: runs the bundled samples under monitoring and prints each
+ * verdict. A benign WebAssembly workload, then a WebAssembly "cryptominer"
+ * whose host talks Stratum to a local fake pool and stages W+X memory through
+ * a native host function. Everything stays on this machine; no compiler is
+ * needed (the stager ships prebuilt).
+ */
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { ConsoleRenderer, escapeText, wantsColour } from './console';
+import { monitorCommand, type MonitorOptions } from './monitor';
+import { PACKAGE_ROOT } from './native';
+import type { Report } from './report';
+import { VERSION } from './version';
+
+const DEMO_DIR = path.join(PACKAGE_ROOT, 'demo');
+export const STAGER_PATH = path.join(DEMO_DIR, 'prebuilt', 'stager.node');
+/** Stratum ports the rules know; the fake pool takes the first free one. */
+const POOL_PORTS = [3333, 4444, 5555, 7777, 14444];
+
+interface Io {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+}
+
+/** A fake Stratum pool: answers subscribe and authorize, hands out one job, accepts shares. */
+async function fakePool(): Promise<net.Server> {
+  for (const port of POOL_PORTS) {
+    const server = net.createServer((sock) => {
+      sock.setEncoding('utf8');
+      sock.on('error', () => {});
+      let buffered = '';
+      sock.on('data', (chunk: string) => {
+        buffered += chunk;
+        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+          let msg: { id?: number; method?: string };
+          try {
+            msg = JSON.parse(buffered.slice(0, nl));
+          } catch {
+            msg = {};
+          }
+          buffered = buffered.slice(nl + 1);
+          const reply = (o: object) => sock.write(`${JSON.stringify(o)}\n`);
+          if (msg.method === 'mining.subscribe') reply({ id: msg.id, result: [[], '08000002', 4], error: null });
+          if (msg.method === 'mining.authorize') {
+            reply({ id: msg.id, result: true, error: null });
+            reply({ id: null, method: 'mining.notify', params: ['job-1', 0x5eed, true] });
+          }
+          if (msg.method === 'mining.submit') reply({ id: msg.id, result: true, error: null });
+        }
+      });
+    });
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (listening) return server;
+  }
+  throw new Error(`cannot start the demo's fake mining pool: ports ${POOL_PORTS.join(', ')} are all taken`);
+}
+
+async function runSample(io: Io, title: string, args: string[], options: MonitorOptions): Promise<Report> {
+  io.out.write(`\n── ${title} ${'─'.repeat(Math.max(0, 60 - title.length))}\n`);
+  const m = monitorCommand(process.execPath, args, { ...options, stdio: ['ignore', 'ignore', 'inherit'] });
+  const view = new ConsoleRenderer(io.out, io.err, { colour: wantsColour(io.out), progress: false, timeout: options.timeout ?? 0 });
+  m.on('ready', (info) => view.banner(info, VERSION));
+  m.on('alert', (a) => view.alert(a));
+  m.on('warning', (w) => view.warning(w));
+  m.on('error', (e) => io.err.write(`wasmshark: error: ${escapeText(e.message)}\n`));
+  const report = await m.done;
+  view.summary(report, null);
+  return report;
+}
+
+export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
+  if (!fs.existsSync(STAGER_PATH)) {
+    io.err.write(`wasmshark: error: the demo's prebuilt stager is missing at ${STAGER_PATH} (npm run prebuilds)\n`);
+    return 1;
+  }
+  let bpf = wantBpf;
+  if (bpf && process.getuid?.() !== 0) {
+    bpf = false;
+    io.err.write(
+      'wasmshark: not running as root: the eBPF probes need root, so this demo watches through /proc polling.\n' +
+        '           It still finds the staged W+X payload (an RWX file mapping in /proc/PID/maps) and the pool\n' +
+        '           connection; run `sudo wasmshark demo` to see the kernel view: every mmap, exec and connect.\n',
+    );
+  }
+  const options: MonitorOptions = { bpf, timeout: 30 };
+  const pool = await fakePool();
+  const port = (pool.address() as net.AddressInfo).port;
+  try {
+    const benign = await runSample(io, 'sample 1: benign WebAssembly workload (Node)', [path.join(DEMO_DIR, 'benign.js')], options);
+    const miner = await runSample(
+      io,
+      `sample 2: WebAssembly cryptominer (fake pool on 127.0.0.1:${port})`,
+      [path.join(DEMO_DIR, 'miner.js'), String(port), STAGER_PATH],
+      options,
+    );
+    io.out.write('\n── demo verdicts ' + '─'.repeat(46) + '\n');
+    for (const [name, r] of [['benign WebAssembly workload', benign], ['WebAssembly cryptominer', miner]] as const) {
+      io.out.write(`${name.padEnd(30)}: ${r.verdict} (${r.threat_score.toFixed(1)}/100)\n`);
+    }
+  } finally {
+    pool.close();
+  }
+  return 0;
+}
