@@ -302,11 +302,13 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return info;
   }
 
-  private recordOutbound(c: Outbound): void {
+  /** An outbound connection from either source: counted once per endpoint, judged every time. */
+  private onOutbound(c: Outbound): void {
     const key = connectionKey(c);
-    if (!this.connections.has(key)) {
+    if (c.established && !this.connections.has(key)) {
       this.connections.set(key, { protocol: c.protocol, address: c.address, port: c.port, state: c.state, pid: c.pid });
     }
+    for (const f of this.rules.outbound(c)) this.addFinding(f);
   }
 
   private onEvent(e: RuntimeEvent): void {
@@ -314,7 +316,6 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.eventCounts[e.kind] = (this.eventCounts[e.kind] ?? 0) + 1;
     if (this.listenerCount('event') > 0) this.emit('event', e);
 
-    let findings: Finding[];
     switch (e.kind) {
       case 'fork':
         if (!e.thread) {
@@ -364,18 +365,19 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         const where = `${e.pid}:${e.protocol}:${e.localPort}`;
         if (e.state === 'LISTEN') this.listening.add(where);
         const out = outboundFromProc(e, this.listening.has(where));
-        if (!out) return;
-        this.recordOutbound(out);
-        findings = this.rules.outbound(out);
-        for (const f of findings) this.addFinding(f);
+        if (out) this.onOutbound(out);
         return;
       }
+      case 'connect': {
+        const out = outboundFromConnect(e);
+        if (out) {
+          this.onOutbound(out);
+          return;
+        }
+        break; // AF_UNIX and others: the rules look at the path
+      }
     }
-    if (e.kind === 'connect') {
-      const out = outboundFromConnect(e);
-      if (out && out.established) this.recordOutbound(out);
-    }
-    findings = this.rules.evaluate(e, {
+    const findings = this.rules.evaluate(e, {
       procChildren: !this.probes,
       isLaunchExec: (x) => this.isLaunchExec(x),
       memfdName: (pid, fd) => this.memfdNames.get(`${pid}:${fd}`),

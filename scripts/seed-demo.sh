@@ -2,7 +2,7 @@
 # The seed's W+X demo, end to end: build its wx_trigger, start it, monitor it
 # with eBPF, write the report.
 #
-#   sudo npm run demo [-- SECONDS]      (default 15, as in the seed)
+#   sudo npm run demo:seed [-- SECONDS]      (default 15, as in the seed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
