@@ -55,19 +55,8 @@ export function judgeMemory(
   const start = e.kind === 'mmap' ? e.result : e.addr;
   const evidence = `prot=${e.prot} addr=${hex(start)} len=${e.length} site=${describeSite(from)} pid=${e.pid} tid=${e.tid}`;
   if (from.kind === 'file' && runtime.modules.includes(from.path)) {
-    return [
-      {
-        rule: 'memory.jit-expected',
-        key: `${e.pid}`,
-        level: 'INFO',
-        category: 'MEMORY',
-        title: `Expected JIT code space (${runtime.engine})`,
-        description: `${runtime.name}'s JIT made its code memory ${op === 'rx-protect' ? 'executable' : 'W+X'} from its own code`,
-        evidence,
-        pid: e.pid,
-        jitRange: { start, end: start + e.length },
-      },
-    ];
+    const made = op === 'rx-protect' ? 'executable' : 'W+X';
+    return [jitExpected(runtime, e.pid, `${runtime.name}'s JIT made its code memory ${made} from its own code`, evidence, start, start + e.length)];
   }
   return [
     {
@@ -109,17 +98,21 @@ export function judgeRwxRegion(e: ProcRwxEvent, findings: Finding[], runtime: Ru
   if (kernelKnown) return [];
   const rwxJit = runtime && (runtime.jit === 'rwx-mprotect' || runtime.jit === 'rwx-mmap');
   if (!rwxJit || e.path !== '') return findings;
-  return [
-    {
-      rule: 'memory.jit-expected',
-      key: `${e.pid}`,
-      level: 'INFO',
-      category: 'MEMORY',
-      title: `Expected JIT code space (${runtime.engine})`,
-      description: `an anonymous RWX region, as ${runtime.name}'s JIT keeps; /proc alone cannot tell who made it`,
-      evidence: `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`,
-      pid: e.pid,
-      jitRange: { start: e.start, end: e.end },
-    },
-  ];
+  const evidence = `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`;
+  return [jitExpected(runtime, e.pid, `an anonymous RWX region, as ${runtime.name}'s JIT keeps; /proc alone cannot tell who made it`, evidence, e.start, e.end)];
+}
+
+/** The runtime's own JIT memory: recorded, not scored. */
+function jitExpected(runtime: RuntimeInfo, pid: number, description: string, evidence: string, start: number, end: number): Finding {
+  return {
+    rule: 'memory.jit-expected',
+    key: `${pid}`,
+    level: 'INFO',
+    category: 'MEMORY',
+    title: `Expected JIT code space (${runtime.engine})`,
+    description,
+    evidence,
+    pid,
+    jitRange: { start, end },
+  };
 }

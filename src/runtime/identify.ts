@@ -70,8 +70,8 @@ const GO_RUNTIMES: Array<[string, Known]> = [
 const SCAN_LIMIT = 96 << 20;
 const CHUNK = 4 << 20;
 
-/** Finds `literal` in the file's first SCAN_LIMIT bytes and applies `after` to what follows. */
-function scanVersion(file: string, literal: string, after: RegExp): string | null {
+/** Runs `read` on the open file; null if it cannot be opened or `read` throws. */
+function withFile<T>(file: string, read: (fd: number) => T | null): T | null {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -79,6 +79,17 @@ function scanVersion(file: string, literal: string, after: RegExp): string | nul
     return null;
   }
   try {
+    return read(fd);
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Finds `literal` in the file's first SCAN_LIMIT bytes and applies `after` to what follows. */
+function scanVersion(file: string, literal: string, after: RegExp): string | null {
+  return withFile(file, (fd) => {
     const needle = Buffer.from(literal, 'latin1');
     const buf = Buffer.alloc(CHUNK + 64);
     for (let pos = 0; pos < SCAN_LIMIT; pos += CHUNK) {
@@ -92,10 +103,8 @@ function scanVersion(file: string, literal: string, after: RegExp): string | nul
       }
       if (n < buf.length) break;
     }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return null;
+    return null;
+  });
 }
 
 /** An npm-installed binary (node_modules/<pkg>/bin/<exe>): the package's version. */
@@ -114,13 +123,7 @@ function packageVersion(exe: string): string | null {
  * (Go 1.18+): a 32-byte header, then two varint-length strings.
  */
 export function readGoBuildInfo(file: string): { go: string; deps: Map<string, string> } | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
+  return withFile(file, (fd) => {
     const eh = Buffer.alloc(64);
     if (fs.readSync(fd, eh, 0, 64, 0) < 64 || eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1) return null;
     const shoff = Number(eh.readBigUInt64LE(0x28));
@@ -168,11 +171,7 @@ export function readGoBuildInfo(file: string): { go: string; deps: Map<string, s
       return { go, deps };
     }
     return null;
-  } catch {
-    return null;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 const cache = new Map<string, RuntimeInfo>();
