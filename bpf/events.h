@@ -31,7 +31,8 @@ enum ev_type {
 	EV_FORK = 7,          /* a target created a process or thread; a new process joined the set */
 	EV_EXIT = 8,          /* the last thread of a target process exited; it left the set */
 	EV_ANON_SYSCALL = 9,  /* a syscall issued from anonymous executable memory (not a file, not the vDSO) */
-	EV_TYPE_MAX = 10,
+	EV_SYSCALL = 10,      /* a syscall a WASM runtime has no use for: io_uring_setup, ptrace, module loading, ... */
+	EV_TYPE_MAX = 11,
 };
 
 /* ev_exec.flags */
@@ -136,6 +137,14 @@ struct ev_anon_syscall {
 	__u64 vm_flags;
 	__u32 nr;               /* syscall number */
 	__u32 _pad;
+};
+
+/* EV_SYSCALL: the syscall and its first arguments, as issued (hdr.ret is not filled) */
+struct ev_syscall {
+	struct ev_hdr hdr;
+	__u32 nr;
+	__u32 _pad;
+	__u64 args[3];
 };
 
 /* targets map value: a process being followed */

@@ -43,6 +43,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_memfd_create 319
 #define NR_execveat 322
 #define NR_pkey_mprotect 329
+/* reported as EV_SYSCALL */
+#define NR_ptrace 101
+#define NR_init_module 175
+#define NR_kexec_load 246
+#define NR_process_vm_readv 310
+#define NR_process_vm_writev 311
+#define NR_finit_module 313
+#define NR_kexec_file_load 320
+#define NR_bpf 321
+#define NR_userfaultfd 323
+#define NR_io_uring_setup 425
 
 /* Set between open and load. */
 const volatile bool follow_children = true;
@@ -620,6 +631,25 @@ static __always_inline void check_syscall_site(struct target *t, struct pt_regs 
 	bpf_ringbuf_submit(a, 0);
 }
 
+static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long nr)
+{
+	struct ev_syscall *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(EV_SYSCALL);
+		return 0;
+	}
+	fill_hdr(&e->hdr, EV_SYSCALL, sizeof(*e), id);
+	e->hdr.ip = BPF_CORE_READ(regs, ip);
+	e->nr = nr;
+	e->_pad = 0;
+	e->args[0] = ARG1(regs);
+	e->args[1] = ARG2(regs);
+	e->args[2] = ARG3(regs);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
@@ -651,6 +681,17 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return enter_connect(regs, id);
 	case NR_memfd_create:
 		return enter_memfd_create(regs, id);
+	case NR_io_uring_setup:
+	case NR_ptrace:
+	case NR_process_vm_readv:
+	case NR_process_vm_writev:
+	case NR_init_module:
+	case NR_finit_module:
+	case NR_kexec_load:
+	case NR_kexec_file_load:
+	case NR_bpf:
+	case NR_userfaultfd:
+		return notable_syscall(regs, id, nr);
 	default:
 		return 0;
 	}

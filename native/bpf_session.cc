@@ -31,6 +31,7 @@ static_assert(sizeof(ev_memfd) == 64 + WS_PATH_LEN, "ev_memfd layout changed: up
 static_assert(sizeof(ev_fork) == 88, "ev_fork layout changed: update layout.ts");
 static_assert(sizeof(ev_exit) == 64, "ev_exit layout changed: update layout.ts");
 static_assert(sizeof(ev_anon_syscall) == 88, "ev_anon_syscall layout changed: update layout.ts");
+static_assert(sizeof(ev_syscall) == 88, "ev_syscall layout changed: update layout.ts");
 static_assert(sizeof(target) == 96, "target layout changed: update the loader");
 
 namespace wasmshark {

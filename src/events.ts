@@ -129,8 +129,19 @@ export interface AnonSyscallEvent extends TaskInfo {
   vmFlags: number;
 }
 
+/** A syscall a WASM runtime has no use for (io_uring_setup, ptrace, process_vm_*, module loading, bpf, ...). */
+export interface SyscallEvent extends TaskInfo {
+  kind: 'syscall';
+  nr: number;
+  /** Its name (x86_64). */
+  name: string;
+  /** The first three arguments as issued. */
+  args: number[];
+}
+
 export type KernelEvent =
   | AnonSyscallEvent
+  | SyscallEvent
   | MmapEvent
   | MprotectEvent
   | ExecEvent

@@ -51,6 +51,7 @@ describe('record layout', () => {
       ev_anon_syscall: L.ANON_SYSCALL.size, 'ev_anon_syscall.vma_start': L.ANON_SYSCALL.vmaStart,
       'ev_anon_syscall.vma_end': L.ANON_SYSCALL.vmaEnd, 'ev_anon_syscall.vm_flags': L.ANON_SYSCALL.vmFlags,
       'ev_anon_syscall.nr': L.ANON_SYSCALL.nr, EV_ANON_SYSCALL: L.EV.ANON_SYSCALL, WS_STACK_WORDS: L.STACK_WORDS,
+      ev_syscall: L.SYSCALL.size, 'ev_syscall.nr': L.SYSCALL.nr, 'ev_syscall.args': L.SYSCALL.args, EV_SYSCALL: L.EV.SYSCALL,
       EV_MMAP: L.EV.MMAP, EV_MPROTECT: L.EV.MPROTECT, EV_PKEY_MPROTECT: L.EV.PKEY_MPROTECT, EV_EXEC: L.EV.EXEC,
       EV_CONNECT: L.EV.CONNECT, EV_MEMFD: L.EV.MEMFD, EV_FORK: L.EV.FORK, EV_EXIT: L.EV.EXIT,
       EV_TYPE_MAX: L.EV_TYPE_MAX, WS_COMM_LEN: L.COMM_LEN, WS_PATH_LEN: L.PATH_LEN, WS_MAX_ARGS: L.MAX_ARGS,
@@ -170,6 +171,14 @@ describe('decodeBatch', () => {
     expect(decodeBatch(frame(a)).events[0]).toMatchObject({
       kind: 'anon-syscall', nr: 59, vmaStart: 0x7f0000010000, vmaEnd: 0x7f0000011000, vmFlags: 0x77, ip: 0x7f0000001234,
     });
+  });
+
+  it('decodes a notable syscall with its first arguments', () => {
+    const r = record(L.EV.SYSCALL, L.SYSCALL.size);
+    r.writeUInt32LE(425, L.SYSCALL.nr);
+    r.writeBigUInt64LE(8n, L.SYSCALL.args);
+    r.writeBigUInt64LE(0x7ffd0000n, L.SYSCALL.args + 8);
+    expect(decodeBatch(frame(r)).events[0]).toMatchObject({ kind: 'syscall', nr: 425, name: 'io_uring_setup', args: [8, 0x7ffd0000, 0] });
   });
 
   it('decodes fork and exit (normal and by signal)', () => {

@@ -92,6 +92,12 @@ describeBpf('probes on real processes', () => {
     expect(of(events, 'anon-syscall')).toEqual([]);
   });
 
+  it('reports io_uring_setup, a syscall that opens a way around the syscall hooks', async () => {
+    const { pid, events } = await follow(['io-uring']);
+    const calls = of(events, 'syscall');
+    expect(calls).toEqual([expect.objectContaining({ pid, nr: 425, name: 'io_uring_setup', args: [1, expect.any(Number), 0] })]);
+  });
+
   it('sees RW memory made executable, and executable memory made writable, but not a no-op flip', async () => {
     const { events } = await follow(['rw-rx']);
     const prots: MprotectEvent[] = of(events, 'mprotect');

@@ -113,6 +113,20 @@ describe('network rules', () => {
   });
 });
 
+describe('notable syscalls', () => {
+  const call = (name: string, nr: number, args = [0, 0, 0]) =>
+    rules.evaluate({ ...task, kind: 'syscall', nr, name, args }, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
+  it('grades what a runtime has no use for', () => {
+    expect(call('io_uring_setup', 425, [8, 0, 0])).toEqual(['MEDIUM syscall.io_uring_setup io_uring instance created']);
+    expect(call('process_vm_writev', 311, [4242, 0, 1])).toEqual([
+      "CRITICAL syscall.process_vm_writev Writes another process's memory (process_vm_writev)",
+    ]);
+    expect(call('finit_module', 313)).toEqual(['CRITICAL syscall.finit_module Kernel module load attempted']);
+    expect(call('ptrace', 101)).toEqual(['HIGH syscall.ptrace ptrace() called']);
+    expect(call('getpid', 39)).toEqual([]);
+  });
+});
+
 describe('credential and file rules', () => {
   it('names sensitive variables only, and marks SSH agent exposure', () => {
     const found = rules.evaluate({ kind: 'env', pid: 100, names: ['PATH', 'HOME', 'SSH_AUTH_SOCK', 'my_api_key', 'STRIPE_SECRET', 'CI_JOB_TOKEN'] }, ctx);

@@ -12,6 +12,7 @@ import type { RuntimeInfo } from '../runtime/identify';
 import { outboundFromConnect, outboundRules, unixSocketRules, type Outbound } from './network';
 import { execRules, memfdRules, processRules, type ProcessContext } from './process';
 import { SecretMatchers } from './secrets';
+import { syscallRules } from './syscalls';
 
 export { DEFAULT_RULES, loadRules, type RulesConfig } from './config';
 export { connectionKey, outboundFromConnect, outboundFromProc, type Outbound } from './network';
@@ -49,6 +50,8 @@ export class RuleSet {
       }
       case 'anon-syscall':
         return this.leveled(anonSyscallRules(e));
+      case 'syscall':
+        return this.leveled(syscallRules(e));
       case 'exec':
         return this.leveled(execRules(e, ctx));
       case 'memfd':

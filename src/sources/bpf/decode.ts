@@ -15,6 +15,7 @@ import type {
   MemfdEvent,
   MmapEvent,
   MprotectEvent,
+  SyscallEvent,
   SocketFamily,
   SocketType,
 } from '../../events';
@@ -39,7 +40,9 @@ import {
   PATH_LEN,
   STACK_WORDS,
   SUN_PATH_LEN,
+  SYSCALL,
 } from './layout';
+import { syscallName } from '../../syscalls';
 
 const RECORD_SIZE: Record<number, number> = {
   [EV.MMAP]: MEM.size,
@@ -51,6 +54,7 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.FORK]: FORK.size,
   [EV.EXIT]: EXIT.size,
   [EV.ANON_SYSCALL]: ANON_SYSCALL.size,
+  [EV.SYSCALL]: SYSCALL.size,
 };
 
 const AF_UNIX = 1;
@@ -301,6 +305,18 @@ function decodeAnonSyscall(buf: Buffer, view: DataView, at: number): AnonSyscall
   };
 }
 
+function decodeSyscall(buf: Buffer, view: DataView, at: number): SyscallEvent {
+  const nr = view.getUint32(at + SYSCALL.nr, true);
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'syscall',
+    nr,
+    name: syscallName(nr),
+    args: [u64(view, at + SYSCALL.args), u64(view, at + SYSCALL.args + 8), u64(view, at + SYSCALL.args + 16)],
+  };
+}
+
 /** Decodes one record that starts at `at` and is `size` bytes long. */
 export function decodeRecord(buf: Buffer, view: DataView, at: number, size: number): KernelEvent | null {
   if (size < HDR.size) return null;
@@ -326,6 +342,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeExit(buf, view, at);
     case EV.ANON_SYSCALL:
       return decodeAnonSyscall(buf, view, at);
+    case EV.SYSCALL:
+      return decodeSyscall(buf, view, at);
     default:
       return null;
   }

@@ -22,8 +22,9 @@ export const EV = {
   FORK: 7,
   EXIT: 8,
   ANON_SYSCALL: 9,
+  SYSCALL: 10,
 } as const;
-export const EV_TYPE_MAX = 10;
+export const EV_TYPE_MAX = 11;
 /** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
 export const DROP_STASH = 0;
 
@@ -99,6 +100,12 @@ export const FORK = {
 export const EXIT = {
   size: 64,
   exitCode: 56,
+} as const;
+
+export const SYSCALL = {
+  size: 88,
+  nr: 56,
+  args: 64,
 } as const;
 
 export const ANON_SYSCALL = {

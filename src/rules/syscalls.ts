@@ -1,0 +1,83 @@
+/**
+ * Syscalls a WebAssembly runtime has no use for. Each is reported as it is
+ * issued, whatever it returns: the attempt is the finding.
+ */
+import type { Category, Finding, Level } from '../alerts';
+import type { SyscallEvent } from '../events';
+
+interface Notable {
+  level: Level;
+  category: Category;
+  title: string;
+  description: string;
+  /** What the first arguments mean, for the evidence. */
+  args: (a: number[]) => string;
+}
+
+const none = () => '';
+const NOTABLE: Record<string, Notable> = {
+  io_uring_setup: {
+    level: 'MEDIUM',
+    category: 'PROCESS',
+    title: 'io_uring instance created',
+    description: 'I/O submitted through io_uring bypasses the syscall hooks: what it does from here may go unseen',
+    args: (a) => `entries=${a[0]}`,
+  },
+  ptrace: {
+    level: 'HIGH',
+    category: 'PROCESS',
+    title: 'ptrace() called',
+    description: 'debugging or injecting into a process, or anti-debugging (PTRACE_TRACEME)',
+    args: (a) => `request=${a[0]} target=${a[1]}`,
+  },
+  process_vm_readv: {
+    level: 'HIGH',
+    category: 'PROCESS',
+    title: "Reads another process's memory (process_vm_readv)",
+    description: 'reading a process memory directly: credential and key theft',
+    args: (a) => `target=${a[0]}`,
+  },
+  process_vm_writev: {
+    level: 'CRITICAL',
+    category: 'PROCESS',
+    title: "Writes another process's memory (process_vm_writev)",
+    description: 'writing into a process memory directly: code injection',
+    args: (a) => `target=${a[0]}`,
+  },
+  init_module: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel module load attempted', description: 'loading code into the kernel: rootkit behaviour', args: none },
+  finit_module: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel module load attempted', description: 'loading code into the kernel: rootkit behaviour', args: (a) => `fd=${a[0]}` },
+  kexec_load: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel replacement attempted (kexec)', description: 'booting another kernel', args: none },
+  kexec_file_load: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel replacement attempted (kexec)', description: 'booting another kernel', args: none },
+  bpf: {
+    level: 'HIGH',
+    category: 'PROCESS',
+    title: 'bpf() called',
+    description: 'loading BPF programs or touching BPF maps: a way to blind or subvert kernel monitoring',
+    args: (a) => `cmd=${a[0]}`,
+  },
+  userfaultfd: {
+    level: 'MEDIUM',
+    category: 'MEMORY',
+    title: 'userfaultfd created',
+    description: 'user-space page fault handling: a common primitive for exploiting kernel races',
+    args: none,
+  },
+};
+
+export function syscallRules(e: SyscallEvent): Finding[] {
+  const n = NOTABLE[e.name];
+  if (!n) return [];
+  const args = n.args(e.args);
+  return [
+    {
+      rule: `syscall.${e.name}`,
+      key: `${e.pid}`,
+      level: n.level,
+      category: n.category,
+      title: n.title,
+      description: n.description,
+      evidence: `syscall=${e.name}(${e.nr})${args ? ` ${args}` : ''} pid=${e.pid} tid=${e.tid} comm=${e.comm}`,
+      pid: e.pid,
+    },
+  ];
+}
