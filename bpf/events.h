@@ -139,11 +139,14 @@ struct ev_anon_syscall {
 	__u32 _pad;
 };
 
+/* ev_syscall.flags */
+#define WS_SYSCALL_COMPAT 0x1 /* the 32-bit ABI (int 0x80): nr is an i386 number, args are not read */
+
 /* EV_SYSCALL: the syscall and its first arguments, as issued (hdr.ret is not filled) */
 struct ev_syscall {
 	struct ev_hdr hdr;
 	__u32 nr;
-	__u32 _pad;
+	__u32 flags;            /* WS_SYSCALL_* */
 	__u64 args[3];
 };
 
@@ -157,7 +160,7 @@ struct target {
 	__u64 code_end[WS_CODE_CACHE];
 	__u64 last_anon_page;   /* one EV_ANON_SYSCALL per page until the page changes */
 	__u32 code_next;
-	__u32 _pad;
+	__u32 compat_seen;      /* a 32-bit syscall was reported (once per process) */
 };
 
 /* drops map: per-CPU counters, index = ev_type; index 0 counts stash-map overflow */

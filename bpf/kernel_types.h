@@ -65,7 +65,12 @@ struct signal_struct {
 	atomic_t live;
 };
 
+struct thread_info {
+	__u32 status;
+};
+
 struct task_struct {
+	struct thread_info thread_info;
 	int pid;
 	int tgid;
 	int exit_code;
@@ -91,6 +96,9 @@ struct linux_binprm {
 };
 
 #pragma clang attribute pop
+
+/* thread_info.status (arch/x86/include/asm/thread_info.h): a 32-bit syscall is active */
+#define TS_COMPAT 0x0002
 
 /* vm_flags bits (include/linux/mm.h), stable since the beginning */
 #define VM_READ 0x1UL

@@ -631,9 +631,10 @@ static __always_inline void check_syscall_site(struct target *t, struct pt_regs 
 	bpf_ringbuf_submit(a, 0);
 }
 
-static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long nr)
+static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long nr, __u32 flags)
 {
 	struct ev_syscall *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	bool compat = flags & WS_SYSCALL_COMPAT;
 
 	if (!e) {
 		count_drop(EV_SYSCALL);
@@ -642,10 +643,10 @@ static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long 
 	fill_hdr(&e->hdr, EV_SYSCALL, sizeof(*e), id);
 	e->hdr.ip = BPF_CORE_READ(regs, ip);
 	e->nr = nr;
-	e->_pad = 0;
-	e->args[0] = ARG1(regs);
-	e->args[1] = ARG2(regs);
-	e->args[2] = ARG3(regs);
+	e->flags = flags;
+	e->args[0] = compat ? 0 : ARG1(regs);
+	e->args[1] = compat ? 0 : ARG2(regs);
+	e->args[2] = compat ? 0 : ARG3(regs);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -658,6 +659,17 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 
 	if (!t)
 		return 0;
+	/*
+	 * int 0x80 from a 64-bit process uses the i386 table: its numbers mean
+	 * other syscalls, so nothing below applies. Said once per process.
+	 */
+	if (BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), thread_info.status) & TS_COMPAT) {
+		if (!t->compat_seen) {
+			t->compat_seen = 1;
+			notable_syscall(regs, id, nr, WS_SYSCALL_COMPAT);
+		}
+		return 0;
+	}
 	/* load-time constants: a branch switched off is dropped by the verifier */
 	if (count_syscalls)
 		count_syscall(nr);
@@ -691,7 +703,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	case NR_kexec_file_load:
 	case NR_bpf:
 	case NR_userfaultfd:
-		return notable_syscall(regs, id, nr);
+		return notable_syscall(regs, id, nr, 0);
 	default:
 		return 0;
 	}

@@ -24,7 +24,7 @@ int main(void)
 	S(ev_exit); F(ev_exit, exit_code);
 	S(ev_anon_syscall); F(ev_anon_syscall, vma_start); F(ev_anon_syscall, vma_end);
 	F(ev_anon_syscall, vm_flags); F(ev_anon_syscall, nr);
-	S(ev_syscall); F(ev_syscall, nr); F(ev_syscall, args);
+	S(ev_syscall); F(ev_syscall, nr); F(ev_syscall, flags); F(ev_syscall, args);
 	printf("\"EV_MMAP\": %d, \"EV_MPROTECT\": %d, \"EV_PKEY_MPROTECT\": %d, \"EV_EXEC\": %d,\n",
 	       EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT, EV_EXEC);
 	printf("\"EV_CONNECT\": %d, \"EV_MEMFD\": %d, \"EV_FORK\": %d, \"EV_EXIT\": %d,\n",
@@ -35,6 +35,7 @@ int main(void)
 	       WS_COMM_LEN, WS_PATH_LEN, WS_MAX_ARGS, WS_ARG_LEN);
 	printf("\"WS_SUN_PATH_LEN\": %d, \"WS_MAX_SYSCALLS\": %d, \"WS_DROP_STASH\": %d,\n",
 	       WS_SUN_PATH_LEN, WS_MAX_SYSCALLS, WS_DROP_STASH);
+	printf("\"WS_SYSCALL_COMPAT\": %d,\n", WS_SYSCALL_COMPAT);
 	printf("\"WS_EXEC_AT\": %d, \"WS_EXEC_NO_ENTER\": %d, \"WS_EXEC_ARGS_RAW\": %d, \"WS_FORK_THREAD\": %d\n}\n",
 	       WS_EXEC_AT, WS_EXEC_NO_ENTER, WS_EXEC_ARGS_RAW, WS_FORK_THREAD);
 	return 0;

@@ -133,10 +133,12 @@ export interface AnonSyscallEvent extends TaskInfo {
 export interface SyscallEvent extends TaskInfo {
   kind: 'syscall';
   nr: number;
-  /** Its name (x86_64). */
+  /** Its name (x86_64), or 'i386:N' for the 32-bit ABI. */
   name: string;
-  /** The first three arguments as issued. */
+  /** The first three arguments as issued (zeros for the 32-bit ABI). */
   args: number[];
+  /** Issued through the 32-bit ABI (int 0x80): reported once per process, its syscalls not decoded. */
+  compat: boolean;
 }
 
 export type KernelEvent =

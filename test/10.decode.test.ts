@@ -51,7 +51,8 @@ describe('record layout', () => {
       ev_anon_syscall: L.ANON_SYSCALL.size, 'ev_anon_syscall.vma_start': L.ANON_SYSCALL.vmaStart,
       'ev_anon_syscall.vma_end': L.ANON_SYSCALL.vmaEnd, 'ev_anon_syscall.vm_flags': L.ANON_SYSCALL.vmFlags,
       'ev_anon_syscall.nr': L.ANON_SYSCALL.nr, EV_ANON_SYSCALL: L.EV.ANON_SYSCALL, WS_STACK_WORDS: L.STACK_WORDS,
-      ev_syscall: L.SYSCALL.size, 'ev_syscall.nr': L.SYSCALL.nr, 'ev_syscall.args': L.SYSCALL.args, EV_SYSCALL: L.EV.SYSCALL,
+      ev_syscall: L.SYSCALL.size, 'ev_syscall.nr': L.SYSCALL.nr, 'ev_syscall.flags': L.SYSCALL.flags,
+      'ev_syscall.args': L.SYSCALL.args, EV_SYSCALL: L.EV.SYSCALL, WS_SYSCALL_COMPAT: L.SYSCALL_COMPAT,
       EV_MMAP: L.EV.MMAP, EV_MPROTECT: L.EV.MPROTECT, EV_PKEY_MPROTECT: L.EV.PKEY_MPROTECT, EV_EXEC: L.EV.EXEC,
       EV_CONNECT: L.EV.CONNECT, EV_MEMFD: L.EV.MEMFD, EV_FORK: L.EV.FORK, EV_EXIT: L.EV.EXIT,
       EV_TYPE_MAX: L.EV_TYPE_MAX, WS_COMM_LEN: L.COMM_LEN, WS_PATH_LEN: L.PATH_LEN, WS_MAX_ARGS: L.MAX_ARGS,
@@ -178,7 +179,11 @@ describe('decodeBatch', () => {
     r.writeUInt32LE(425, L.SYSCALL.nr);
     r.writeBigUInt64LE(8n, L.SYSCALL.args);
     r.writeBigUInt64LE(0x7ffd0000n, L.SYSCALL.args + 8);
-    expect(decodeBatch(frame(r)).events[0]).toMatchObject({ kind: 'syscall', nr: 425, name: 'io_uring_setup', args: [8, 0x7ffd0000, 0] });
+    expect(decodeBatch(frame(r)).events[0]).toMatchObject({ kind: 'syscall', nr: 425, name: 'io_uring_setup', args: [8, 0x7ffd0000, 0], compat: false });
+    const c = record(L.EV.SYSCALL, L.SYSCALL.size);
+    c.writeUInt32LE(192, L.SYSCALL.nr);
+    c.writeUInt32LE(L.SYSCALL_COMPAT, L.SYSCALL.flags);
+    expect(decodeBatch(frame(c)).events[0]).toMatchObject({ kind: 'syscall', nr: 192, name: 'i386:192', compat: true });
   });
 
   it('decodes fork and exit (normal and by signal)', () => {

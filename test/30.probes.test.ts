@@ -98,6 +98,11 @@ describeBpf('probes on real processes', () => {
     expect(calls).toEqual([expect.objectContaining({ pid, nr: 425, name: 'io_uring_setup', args: [1, expect.any(Number), 0] })]);
   });
 
+  it('reports the 32-bit syscall ABI (int 0x80) from a 64-bit process, once', async () => {
+    const { pid, events } = await follow(['int80']);
+    expect(of(events, 'syscall')).toEqual([expect.objectContaining({ pid, nr: 20, compat: true, name: 'i386:20' })]);
+  });
+
   it('sees RW memory made executable, and executable memory made writable, but not a no-op flip', async () => {
     const { events } = await follow(['rw-rx']);
     const prots: MprotectEvent[] = of(events, 'mprotect');

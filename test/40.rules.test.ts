@@ -114,8 +114,8 @@ describe('network rules', () => {
 });
 
 describe('notable syscalls', () => {
-  const call = (name: string, nr: number, args = [0, 0, 0]) =>
-    rules.evaluate({ ...task, kind: 'syscall', nr, name, args }, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
+  const call = (name: string, nr: number, args = [0, 0, 0], compat = false) =>
+    rules.evaluate({ ...task, kind: 'syscall', nr, name, args, compat }, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
   it('grades what a runtime has no use for', () => {
     expect(call('io_uring_setup', 425, [8, 0, 0])).toEqual(['MEDIUM syscall.io_uring_setup io_uring instance created']);
     expect(call('process_vm_writev', 311, [4242, 0, 1])).toEqual([
@@ -124,6 +124,7 @@ describe('notable syscalls', () => {
     expect(call('finit_module', 313)).toEqual(['CRITICAL syscall.finit_module Kernel module load attempted']);
     expect(call('ptrace', 101)).toEqual(['HIGH syscall.ptrace ptrace() called']);
     expect(call('getpid', 39)).toEqual([]);
+    expect(call('i386:192', 192, [0, 0, 0], true)).toEqual(['HIGH syscall.compat 32-bit syscall ABI used (int 0x80)']);
   });
 });
 

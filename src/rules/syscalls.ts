@@ -65,6 +65,20 @@ const NOTABLE: Record<string, Notable> = {
 };
 
 export function syscallRules(e: SyscallEvent): Finding[] {
+  if (e.compat) {
+    return [
+      {
+        rule: 'syscall.compat',
+        key: `${e.pid}`,
+        level: 'HIGH',
+        category: 'PROCESS',
+        title: '32-bit syscall ABI used (int 0x80)',
+        description: 'a 64-bit process making 32-bit syscalls is hiding from syscall monitors; in a 32-bit process they are not decoded',
+        evidence: `first=i386 syscall ${e.nr} ip=0x${e.ip.toString(16)} pid=${e.pid} tid=${e.tid} comm=${e.comm}`,
+        pid: e.pid,
+      },
+    ];
+  }
   const n = NOTABLE[e.name];
   if (!n) return [];
   const args = n.args(e.args);

@@ -41,6 +41,7 @@ import {
   STACK_WORDS,
   SUN_PATH_LEN,
   SYSCALL,
+  SYSCALL_COMPAT,
 } from './layout';
 import { syscallName } from '../../syscalls';
 
@@ -307,13 +308,15 @@ function decodeAnonSyscall(buf: Buffer, view: DataView, at: number): AnonSyscall
 
 function decodeSyscall(buf: Buffer, view: DataView, at: number): SyscallEvent {
   const nr = view.getUint32(at + SYSCALL.nr, true);
+  const compat = (view.getUint32(at + SYSCALL.flags, true) & SYSCALL_COMPAT) !== 0;
   return {
     pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
     comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
     kind: 'syscall',
     nr,
-    name: syscallName(nr),
+    name: compat ? `i386:${nr}` : syscallName(nr),
     args: [u64(view, at + SYSCALL.args), u64(view, at + SYSCALL.args + 8), u64(view, at + SYSCALL.args + 16)],
+    compat,
   };
 }
 

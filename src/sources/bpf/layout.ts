@@ -105,8 +105,10 @@ export const EXIT = {
 export const SYSCALL = {
   size: 88,
   nr: 56,
+  flags: 60,
   args: 64,
 } as const;
+export const SYSCALL_COMPAT = 0x1;
 
 export const ANON_SYSCALL = {
   size: 88,
