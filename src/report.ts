@@ -76,14 +76,18 @@ export interface Report {
   connections: ReportConnection[];
   syscalls: { source: 'bpf' | 'sampled' | 'none'; total: number; top: Array<{ name: string; nr: number; count: number }> };
   events: { total: number; by_kind: Record<string, number> };
-  drops: { total: number; by_kind: Record<string, number>; stash: number; malformed: number };
+  drops: { total: number; by_kind: Record<string, number>; stash: number; userspace: number; malformed: number };
 }
 
 /** Longest string kept in the report; longer ones are cut with a marker. */
 export const MAX_STRING = 4096;
 
 export function truncate(s: string, max = MAX_STRING): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…[+${s.length - max} chars]`;
+  if (s.length <= max) return s;
+  // Never between the halves of a surrogate pair: half a character is not Unicode, and strict JSON readers reject it.
+  const last = s.charCodeAt(max - 1);
+  const cut = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+  return `${s.slice(0, cut)}…[+${s.length - cut} chars]`;
 }
 
 export function reportAlert(a: Alert): ReportAlert {
@@ -101,8 +105,20 @@ export function reportAlert(a: Alert): ReportAlert {
   };
 }
 
+/** Half a surrogate pair: JSON.stringify writes it as a \ud800 escape, which strict JSON readers reject. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** What JSON.stringify leaves raw but a terminal acts on: DEL, C1 controls (U+009B is CSI), bidi controls, line separators. */
+const TERMINAL_CONTROLS = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The report as JSON text: well-formed Unicode, and safe to print, since it
+ * goes to the analyst's terminal when it cannot be written (and to `cat`).
+ * Target-chosen text keeps its meaning: a \u escape reads back as the same
+ * character, and these characters can only occur inside strings.
+ */
 export function reportJson(report: Report): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  const json = JSON.stringify(report, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value), 2);
+  return `${json.replace(TERMINAL_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }
 
 /**

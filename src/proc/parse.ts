@@ -131,7 +131,9 @@ export interface MapEntry {
 }
 
 // start-end perms offset dev inode [padding path]; the path keeps inner and trailing spaces.
-const MAPS_LINE = /^([0-9a-f]{1,16})-([0-9a-f]{1,16}) ([-rwxsp]{4}) ([0-9a-f]{1,16}) [0-9a-f]+:[0-9a-f]+ (\d{1,20})(?: +(.*))?$/;
+// The kernel escapes only '\n' in the path: with the s flag '.' also takes '\r', U+2028 and U+2029,
+// which a file name may hold, so such a mapping cannot drop out of the list.
+const MAPS_LINE = /^([0-9a-f]{1,16})-([0-9a-f]{1,16}) ([-rwxsp]{4}) ([0-9a-f]{1,16}) [0-9a-f]+:[0-9a-f]+ (\d{1,20})(?: +(.*))?$/s;
 
 /**
  * /proc/PID/maps. Addresses are numbers: exact for user space (below 2^53);

@@ -194,8 +194,8 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   /** The root's start time, once seen: a later different one means the pid was reused. */
   private rootStart: number | null = null;
   private readonly followed = new Map<number, Followed>();
-  /** Pids another source found in the tree, with their start time when added (null if unreadable then). */
-  private readonly added = new Map<number, number | null>();
+  /** Pids another source found in the tree, with their start time when added. */
+  private readonly added = new Map<number, number>();
   /** Followed and alive at the end of the last pass. */
   private current: number[] = [];
   private readonly counts = new Map<number, number>();
@@ -240,9 +240,12 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   /** Another source (the kernel probes) found this process in the tree: follow it from now on. */
   addPid(pid: number): void {
     checkPid(pid, 'addPid');
-    if (this.exited || pid === this.rootPid || this.added.has(pid)) return;
+    if (this.exited || pid === this.rootPid) return;
     const stat = readStat(pid);
-    this.added.set(pid, stat ? stat.startTicks : null);
+    // Gone already (short-lived children often are by the time their fork is handled): nothing to
+    // follow. Kept without a start time, the pid would take in whatever process is given it next.
+    if (!isLiveStat(stat)) return;
+    this.added.set(pid, stat.startTicks);
   }
 
   /** Processes currently followed and alive. */
@@ -314,9 +317,9 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
       queue.push(pid);
     };
     /** A pid known from before: followed only while it is the same process. */
-    const known = (pid: number, startTicks: number | null): boolean => {
+    const known = (pid: number, startTicks: number): boolean => {
       const stat = readStat(pid);
-      if (!isLiveStat(stat) || (startTicks !== null && stat.startTicks !== startTicks)) return false;
+      if (!isLiveStat(stat) || stat.startTicks !== startTicks) return false;
       take(pid, stat);
       return true;
     };
@@ -327,7 +330,6 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     }
     for (const [pid, startTicks] of [...this.added]) {
       if (!known(pid, startTicks)) this.added.delete(pid);
-      else if (startTicks === null) this.added.set(pid, tree.get(pid)?.startTicks ?? null);
     }
     if (!this.options.followChildren) return tree;
 

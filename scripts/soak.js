@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+/*
+ * Soak: monitor a busy target for a long time and check that the monitor
+ * neither grows nor loses anything.
+ *
+ *   sudo npm run soak -- --minutes 30
+ *   sudo npm run soak -- --seconds 30 [--json]
+ *
+ * The target, started with the library's monitorCommand(), is a shell loop
+ * that runs the test trigger again and again: `wx N` (N W+X mmaps, each an
+ * event) and `connect` to a local server (an established outbound TCP
+ * connection). Every run is a new process, so the per-process paths (fork,
+ * exec, exit, /proc polling of children) are exercised as well as the
+ * memory-event fast path. Once a minute (every ten seconds for runs under
+ * two minutes), and at the end, it prints RSS, heap, open fds, events
+ * delivered and drops.
+ *
+ * It fails (exit 1) if, measured from the end of the warm-up (a quarter of
+ * the run, at most 60 s) to the end:
+ *   - RSS grew by more than --rss-mb (default 30) MB,
+ *   - the open fds are not the same number,
+ *   - anything was lost silently: for W+X mmaps, connects and execs, the
+ *     events the target is known to have caused (from its own count of runs)
+ *     must equal the events delivered plus the drops the kernel counted for
+ *     that kind (with no drops: exactly the events delivered), and the
+ *     kernel's own syscall count for connect and execve must agree too.
+ *
+ * Needs root (eBPF), cc (it compiles the trigger) and `npm run build`.
+ * Run node with --expose-gc (the npm script does) so RSS is measured after a
+ * collection rather than at whatever point the garbage collector has reached.
+ */
+'use strict';
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const { monitorCommand } = require(path.join(ROOT, 'dist', 'index.js'));
+
+function usage(message) {
+  process.stderr.write(`soak: ${message}\nusage: soak.js (--minutes N | --seconds N) [--burst N] [--rss-mb MB] [--json]\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { seconds: 60, burst: 20000, rssMb: 30, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const number = () => {
+      const n = Number(argv[++i]);
+      if (!Number.isFinite(n) || n <= 0) usage(`${flag} needs a positive number, got '${argv[i]}'`);
+      return n;
+    };
+    if (flag === '--minutes') opts.seconds = number() * 60;
+    else if (flag === '--seconds') opts.seconds = number();
+    else if (flag === '--burst') opts.burst = Math.round(number());
+    else if (flag === '--rss-mb') opts.rssMb = number();
+    else if (flag === '--json') opts.json = true;
+    else usage(`unknown option '${flag}'`);
+  }
+  return opts;
+}
+
+const MB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function openFds() {
+  return fs.readdirSync('/proc/self/fd').length - 1; // less the one readdir itself holds
+}
+
+function sample(startedAt, counts, drops) {
+  if (global.gc) global.gc();
+  const mem = process.memoryUsage();
+  return {
+    t: Math.round((Date.now() - startedAt) / 1000),
+    rssMb: Math.round((mem.rss / MB) * 10) / 10,
+    heapMb: Math.round((mem.heapUsed / MB) * 10) / 10,
+    fds: openFds(),
+    events: counts.total,
+    drops,
+  };
+}
+
+function buildTrigger(dir) {
+  const out = path.join(dir, 'trigger');
+  execFileSync('cc', ['-O2', '-pthread', path.join(ROOT, 'test', 'fixtures', 'trigger.c'), '-o', out]);
+  return out;
+}
+
+/** A local server in its own process, so its sockets are not counted among ours. */
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const server = spawn(process.execPath, ['-e', `
+      const s = require('net').createServer((c) => c.destroy());
+      s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+      process.stdin.on('end', () => process.exit(0)).resume();
+    `], { stdio: ['pipe', 'pipe', 'inherit'] });
+    server.stdout.once('data', (d) => resolve({ server, port: Number(String(d).trim()) }));
+    server.once('error', reject);
+  });
+}
+
+/*
+ * The target. It counts its own completed runs, so the events it caused are
+ * known exactly, and writes the counts when told to stop (the stop file).
+ */
+const LOOP = `
+wx=0; conn=0
+while [ ! -e "$SOAK_STOP" ]; do
+  "$SOAK_TRIGGER" wx "$SOAK_BURST" && wx=$((wx + 1))
+  "$SOAK_TRIGGER" connect 127.0.0.1 "$SOAK_PORT" > /dev/null && conn=$((conn + 1))
+done
+echo "$wx $conn" > "$SOAK_RESULT"
+`;
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.getuid() !== 0) usage('needs root (eBPF): sudo npm run soak -- ...');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-soak-'));
+  const trigger = buildTrigger(dir);
+  const { server, port } = await startServer();
+  const stopFile = path.join(dir, 'stop');
+  const resultFile = path.join(dir, 'result');
+
+  const counts = { total: 0, wx: 0, connect: 0, exec: 0, fork: 0, exit: 0, byKind: {} };
+  const m = monitorCommand('/bin/sh', ['-c', LOOP], {
+    timeout: 0,
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, SOAK_TRIGGER: trigger, SOAK_BURST: String(opts.burst), SOAK_PORT: String(port), SOAK_STOP: stopFile, SOAK_RESULT: resultFile },
+  });
+  m.on('event', (e) => {
+    counts.total++;
+    counts.byKind[e.kind] = (counts.byKind[e.kind] ?? 0) + 1;
+    if (e.kind === 'mmap' && e.prot === 7 && e.fd === -1) counts.wx++;
+    else if (e.kind === 'connect' && e.family === 'inet' && e.port === port) counts.connect++;
+    else if (e.kind === 'exec') counts.exec++;
+    else if (e.kind === 'fork' && !e.thread) counts.fork++;
+    else if (e.kind === 'exit') counts.exit++;
+  });
+  const errors = [];
+  m.on('error', (err) => errors.push(err.message));
+  m.on('warning', (w) => errors.push(`warning: ${w}`));
+  await new Promise((resolve) => m.once('ready', resolve));
+
+  const liveDrops = () => m.stats().drops?.total ?? null;
+  const startedAt = Date.now();
+  const every = opts.seconds >= 120 ? 60 : 10;
+  const warmup = Math.min(60, opts.seconds / 4);
+  const samples = [];
+  const log = (s, label) => {
+    samples.push(s);
+    if (!opts.json) {
+      process.stdout.write(`${label.padEnd(9)} t=${String(s.t).padStart(5)}s  rss=${s.rssMb.toFixed(1).padStart(6)} MB  heap=${s.heapMb.toFixed(1).padStart(6)} MB  fds=${s.fds}  events=${s.events}  drops=${s.drops}\n`);
+    }
+  };
+
+  let baseline = null;
+  let next = every;
+  while ((Date.now() - startedAt) / 1000 < opts.seconds) {
+    await sleep(250);
+    const t = (Date.now() - startedAt) / 1000;
+    if (!baseline && t >= warmup) {
+      baseline = sample(startedAt, counts, liveDrops());
+      log(baseline, 'warm');
+    }
+    if (t >= next) {
+      next += every;
+      log(sample(startedAt, counts, liveDrops()), 'sample');
+    }
+  }
+  const end = sample(startedAt, counts, liveDrops());
+  log(end, 'end');
+
+  // Stop the target between runs; the monitor ends on its exit and drains what the kernel holds.
+  fs.writeFileSync(stopFile, '');
+  const report = await m.done;
+  server.stdin.end();
+  const [wxRuns, connRuns] = fs.readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const drops = report.drops;
+  const syscalls = m.stats().syscalls;
+  const NR = { connect: 42, clone: 56, fork: 57, vfork: 58, execve: 59, exit_group: 231, clone3: 435 };
+  const count = (...nrs) => nrs.reduce((sum, nr) => sum + (syscalls.get(nr) ?? 0), 0);
+  const runs = wxRuns + connRuns;
+  const accounting = [
+    // [what, caused by the target, delivered, dropped (kernel count), the kernel's count of the syscall behind it]
+    ['W+X mmap', wxRuns * opts.burst, counts.wx, drops.by_kind.mmap ?? 0, null],
+    ['connect', connRuns, counts.connect, drops.by_kind.connect ?? 0, count(NR.connect)],
+    // every run is one fork and one exec by the shell, and the shell itself was exec'd by the launch gate
+    ['exec', runs + 1, counts.exec, drops.by_kind.exec ?? 0, count(NR.execve)],
+    ['fork', runs, counts.fork, drops.by_kind.fork ?? 0, count(NR.clone, NR.fork, NR.vfork, NR.clone3)], // dash uses vfork
+    ['exit', runs + 1, counts.exit, drops.by_kind.exit ?? 0, count(NR.exit_group)],
+  ].map(([what, caused, delivered, dropped, syscalls]) => {
+    // dropped counts every event of the kind (a W+X count cannot tell them apart), so with drops
+    // the caused events must lie between what was delivered and what was delivered or dropped
+    const silent = dropped === 0 ? caused !== delivered : caused < delivered || caused > delivered + dropped;
+    const kernelDisagrees = syscalls !== null && syscalls !== delivered + dropped;
+    return { what, caused, delivered, dropped, syscalls, lost: silent || kernelDisagrees };
+  });
+
+  const result = {
+    seconds: opts.seconds,
+    burst: opts.burst,
+    runs: { wx: wxRuns, connect: connRuns },
+    eventsPerSecond: Math.round(counts.total / ((Date.now() - startedAt) / 1000)),
+    samples,
+    rssGrowthMb: Math.round((end.rssMb - baseline.rssMb) * 10) / 10,
+    heapGrowthMb: Math.round((end.heapMb - baseline.heapMb) * 10) / 10,
+    fdGrowth: end.fds - baseline.fds,
+    toleranceMb: opts.rssMb,
+    accounting,
+    report: { end_reason: report.end_reason, events: report.events, drops: report.drops, alerts: report.alerts.length, children: report.children.length },
+    errors,
+  };
+  const failures = [];
+  if (result.rssGrowthMb > opts.rssMb) failures.push(`RSS grew ${result.rssGrowthMb} MB after warm-up (tolerance ${opts.rssMb} MB)`);
+  if (result.fdGrowth !== 0) failures.push(`open fds went from ${baseline.fds} to ${end.fds} after warm-up`);
+  for (const a of accounting) {
+    if (a.lost) failures.push(`${a.what}: caused ${a.caused}, delivered ${a.delivered}, dropped ${a.dropped}${a.syscalls !== null ? `, kernel syscall count ${a.syscalls}` : ''}: lost silently`);
+  }
+  if (errors.length) failures.push(`monitor errors: ${errors.slice(0, 3).join('; ')}`);
+  result.failures = failures;
+
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`\nruns: ${wxRuns} wx (${opts.burst} W+X mmaps each), ${connRuns} connect; ${result.eventsPerSecond} events/s delivered\n`);
+    for (const a of accounting) {
+      process.stdout.write(`${a.what.padEnd(9)}: caused ${a.caused}, delivered ${a.delivered}, dropped ${a.dropped}${a.syscalls !== null ? `, kernel syscalls ${a.syscalls}` : ''}${a.lost ? '  LOST' : ''}\n`);
+    }
+    process.stdout.write(`after warm-up: RSS ${result.rssGrowthMb >= 0 ? '+' : ''}${result.rssGrowthMb} MB (tolerance ${opts.rssMb}), heap ${result.heapGrowthMb >= 0 ? '+' : ''}${result.heapGrowthMb} MB, fds ${result.fdGrowth >= 0 ? '+' : ''}${result.fdGrowth}\n`);
+    process.stdout.write(failures.length ? `FAIL\n${failures.map((f) => `  ${f}`).join('\n')}\n` : 'PASS\n');
+  }
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+main().catch((err) => {
+  process.stderr.write(`soak: ${err.stack || err.message}\n`);
+  process.exit(1);
+});
