@@ -144,7 +144,7 @@ class Session : public Napi::ObjectWrap<Session> {
         *session_, kBatchBytes,
         [this](Batch* batch) {
           napi_status status = tsfn_.BlockingCall(batch, &Session::CallOnBatch);
-          if (status != napi_ok) delete batch;
+          if (status != napi_ok) Batch::Release(batch);
         },
         [this](int err) {
           if (err) tsfn_.BlockingCall(new Finished{this, err}, &Session::CallOnError);
@@ -158,11 +158,18 @@ class Session : public Napi::ObjectWrap<Session> {
 
   static void CallOnBatch(Napi::Env env, Napi::Function on_batch, Batch* batch) {
     if (env == nullptr) {  // tearing down
-      delete batch;
+      Batch::Release(batch);
       return;
     }
+    // Tell V8 what the Buffer holds, so it collects spent batches promptly.
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(Batch::kCapacity));
     Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
-        env, batch->data(), batch->size(), [](Napi::Env, uint8_t*, Batch* b) { delete b; }, batch);
+        env, batch->data(), batch->size(),
+        [](Napi::Env env, uint8_t*, Batch* b) {
+          Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(Batch::kCapacity));
+          Batch::Release(b);
+        },
+        batch);
     try {
       on_batch.Call({buffer});
     } catch (const Napi::Error& e) {
@@ -181,7 +188,10 @@ class Session : public Napi::ObjectWrap<Session> {
 
   // Runs on the JS thread once the polling thread has released the TSFN.
   void Finish(Napi::Env env) {
-    if (poller_) poller_->Join();
+    if (poller_) {
+      poller_->Join();
+      lost_ = poller_->Lost();
+    }
     poller_.reset();
     Unload();
     state_ = State::kStopped;
@@ -266,8 +276,11 @@ class Session : public Napi::ObjectWrap<Session> {
     return out;
   }
 
+  // Kernel drops by event type, then one more: records the poll thread could not copy out.
   Napi::Value Drops(const Napi::CallbackInfo& info) {
-    return ToArray(info.Env(), session_ ? session_->Drops() : final_drops_);
+    std::vector<uint64_t> drops = session_ ? session_->Drops() : final_drops_;
+    drops.push_back(poller_ ? poller_->Lost() : lost_);
+    return ToArray(info.Env(), drops);
   }
 
   Napi::Value SyscallCounts(const Napi::CallbackInfo& info) {
@@ -296,6 +309,7 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::FunctionReference on_error_;
   std::vector<Napi::Promise::Deferred> pending_stops_;
   std::vector<uint64_t> final_drops_;
+  uint64_t lost_ = 0;
   std::vector<uint64_t> final_syscalls_;
   State state_ = State::kLoaded;
 };

@@ -1,13 +1,57 @@
 #include "poller.h"
 
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace wasmshark {
+
+namespace {
+std::mutex pool_mu;
+std::vector<Batch*> pool;
+// Batches kept for reuse; the rest are unmapped when released.
+constexpr size_t kPoolMax = 8;
+}  // namespace
+
+Batch* Batch::Take() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (!pool.empty()) {
+      Batch* b = pool.back();
+      pool.pop_back();
+      b->size_ = 0;
+      return b;
+    }
+  }
+  void* mem = mmap(nullptr, kCapacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  return new Batch(static_cast<uint8_t*>(mem));
+}
+
+void Batch::Release(Batch* batch) {
+  if (!batch) return;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (pool.size() < kPoolMax) {
+      pool.push_back(batch);
+      return;
+    }
+  }
+  munmap(batch->data_, kCapacity);
+  delete batch;
+}
+
+uint8_t* Batch::Grow(size_t n) {
+  if (n > kCapacity - size_) return nullptr;
+  uint8_t* at = data_ + size_;
+  size_ += n;
+  return at;
+}
 
 Poller::Poller(BpfSession& session, size_t batch_bytes, Deliver deliver, Done done)
     : session_(session), batch_bytes_(batch_bytes), deliver_(std::move(deliver)),
@@ -19,6 +63,7 @@ Poller::Poller(BpfSession& session, size_t batch_bytes, Deliver deliver, Done do
 Poller::~Poller() {
   RequestStop();
   Join();
+  Batch::Release(batch_);
   if (stop_fd_ >= 0) close(stop_fd_);
 }
 
@@ -40,14 +85,18 @@ void Poller::Join() {
 }
 
 void Poller::Append(const void* data, size_t size) {
-  if (!batch_) {
-    batch_ = std::make_unique<Batch>();
-    batch_->reserve(batch_bytes_ + 4096);
-  }
   const size_t padded = (size + 7) & ~size_t{7};
-  const size_t at = batch_->size();
-  batch_->resize(at + 8 + padded);
-  uint8_t* out = batch_->data() + at;
+  uint8_t* out = nullptr;
+  for (int attempt = 0; attempt < 2 && !out; attempt++) {
+    if (!batch_) batch_ = Batch::Take();
+    if (!batch_) break;
+    out = batch_->Grow(8 + padded);
+    if (!out) Flush();  // full: hand it over and start another
+  }
+  if (!out) {
+    lost_++;
+    return;
+  }
   const uint32_t head[2] = {static_cast<uint32_t>(size), 0};
   memcpy(out, head, sizeof(head));
   memcpy(out + 8, data, size);
@@ -56,7 +105,10 @@ void Poller::Append(const void* data, size_t size) {
 }
 
 void Poller::Flush() {
-  if (batch_ && !batch_->empty()) deliver_(batch_.release());
+  if (batch_ && !batch_->empty()) {
+    deliver_(batch_);
+    batch_ = nullptr;
+  }
 }
 
 void Poller::Run() {

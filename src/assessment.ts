@@ -27,8 +27,14 @@ export class Assessment {
   private noteRange(pid: number, start: number, end: number): void {
     let ranges = this.kernelRanges.get(pid);
     if (!ranges) this.kernelRanges.set(pid, (ranges = []));
-    if (ranges.length >= MAX_RANGES_PER_PID) ranges.shift();
+    // keep the newest: drop the older half at once rather than shifting on every event
+    if (ranges.length >= MAX_RANGES_PER_PID) ranges.splice(0, MAX_RANGES_PER_PID / 2);
     ranges.push({ start, end });
+  }
+
+  /** A process has exited: its memory is gone, and so is what was noted about it. */
+  forget(pid: number): void {
+    this.kernelRanges.delete(pid);
   }
 
   /** Whether the kernel reported how memory overlapping [start, end) of pid was made. */

@@ -35,6 +35,7 @@ Options:
   --timeout SECS     how long to monitor (default 60; 0 = until the target exits)
   --output FILE      write the JSON report to FILE (mode 0600, replaced atomically)
   --rules FILE       JSON file overriding rule lists and levels (see README)
+  --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
   -h, --help         show this help
   -V, --version      show the version
 
@@ -51,6 +52,7 @@ export interface CliArgs {
   timeout: number;
   output?: string;
   rules?: string;
+  ringBuffer?: number;
   help: boolean;
   version: boolean;
 }
@@ -115,6 +117,14 @@ export function parseArgs(argv: string[]): CliArgs {
         args.output = file;
         break;
       }
+      case '--ring-buffer': {
+        const bytes = parseNumber('--ring-buffer', value(), true);
+        if (bytes < 4096 || bytes > 1 << 30 || (bytes & (bytes - 1)) !== 0) {
+          throw new UsageError(`--ring-buffer must be a power of two between 4096 and 1073741824, got ${bytes}`);
+        }
+        args.ringBuffer = bytes;
+        break;
+      }
       case '--rules': {
         const file = value();
         if (!file) throw new UsageError('--rules needs a file name');
@@ -170,7 +180,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
 
   if (args.demo) return runDemo(io, args.bpf !== false);
 
-  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout };
+  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer };
   let output: string | undefined;
   let m: Monitor;
   try {

@@ -14,7 +14,7 @@ import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
 import type { ExecEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
-import { ProbeError, startProbes, type Probes } from './probes';
+import { ProbeError, startProbes, type DropCounts, type Probes } from './probes';
 import { readStat } from './proc/stat';
 import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
 import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
@@ -91,6 +91,9 @@ function normalize(options: MonitorOptions): Readonly<Normalized> {
   }
   return Object.freeze({ bpf, timeout, rules, pollIntervalMs, countSyscalls: countSyscalls !== false, ringBufferBytes: options.ringBufferBytes });
 }
+
+/** Children listed in the report at most (a fork storm must not grow the monitor without bound). */
+const MAX_CHILDREN = 10000;
 
 function checkPid(pid: number): void {
   if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
@@ -319,8 +322,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     switch (e.kind) {
       case 'fork':
         if (!e.thread) {
-          this.proc?.addPid(e.childPid);
-          this.children.set(e.childPid, { pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
+          // The kernel dropped the child if it is gone already; its pid may belong to someone else by now.
+          if (this.probes?.hasTargetNow(e.childPid)) this.proc?.addPid(e.childPid);
+          this.noteChild({ pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
         }
         return;
       case 'exit':
@@ -332,6 +336,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
           const c = this.children.get(e.pid);
           if (c) Object.assign(c, { exit_code: e.exitCode, signal: e.signal });
           this.maps.forget(e.pid);
+          this.runtimes.delete(e.pid);
+          this.assessment.forget(e.pid);
         }
         return;
       case 'target-exit':
@@ -350,15 +356,14 @@ export class Monitor extends EventEmitter<MonitorEvents> {
           this.maps.invalidate(e.pid);
         }
         if (e.ok && e.pid !== this.pid) {
-          const c = this.children.get(e.pid) ?? { pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null };
+          const c = this.children.get(e.pid) ?? this.noteChild({ pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null });
           c.program = truncate(e.image || e.filename, 1024);
           c.argv = e.argv;
-          this.children.set(e.pid, c);
         }
         break;
       case 'process':
         if (!this.probes && !this.children.has(e.pid)) {
-          this.children.set(e.pid, { pid: e.pid, ppid: e.ppid, program: truncate(e.exe, 1024), argv: e.argv, exit_code: null, signal: null });
+          this.noteChild({ pid: e.pid, ppid: e.ppid, program: truncate(e.exe, 1024), argv: e.argv, exit_code: null, signal: null });
         }
         break;
       case 'connection': {
@@ -389,6 +394,21 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     for (const f of findings) this.addFinding(f, length);
   }
 
+  /** Records a child for the report; a fork storm keeps the first MAX_CHILDREN. */
+  private noteChild(c: ReportChild): ReportChild {
+    if (this.children.size < MAX_CHILDREN) this.children.set(c.pid, c);
+    return c;
+  }
+
+  /** Counters while monitoring runs (and after): events seen, kernel drops, syscall counts. */
+  stats(): { events: number; drops: DropCounts | null; syscalls: Map<number, number> } {
+    return {
+      events: this.eventTotal,
+      drops: this.probes ? this.probes.drops() : null,
+      syscalls: this.probes ? this.probes.syscallCounts() : (this.proc?.syscallCounts() ?? new Map()),
+    };
+  }
+
   /** Alerts so far, most severe first. */
   alerts(): Alert[] {
     return this.assessment.alerts();
@@ -399,7 +419,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
    * kernel still holds, then build the report. Safe to call more than once.
    */
   stop(reason: EndReason = 'stopped'): Promise<Report> {
-    if (!this.ending) this.ending = this.finish(reason);
+    // Claimed before finish() runs: its last /proc pass may see the target gone and call stop() again.
+    if (!this.ending) this.ending = Promise.resolve().then(() => this.finish(reason));
     return this.ending;
   }
 
@@ -477,6 +498,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         total: drops?.total ?? 0,
         by_kind: drops ? { ...drops.byKind } : {},
         stash: drops?.stash ?? 0,
+        userspace: drops?.userspace ?? 0,
         malformed: this.probes?.malformed ?? 0,
       },
     };

@@ -13,7 +13,7 @@ import type { KernelEvent, KernelEventKind } from './events';
 import { BPF_OBJECT_PATH, loadAddon, type NativeProgram, type NativeSession } from './native';
 import { readStat } from './proc/stat';
 import { decodeBatch } from './sources/bpf/decode';
-import { DROP_STASH, EV } from './sources/bpf/layout';
+import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
 
 export interface ProbeOptions {
   /**
@@ -37,6 +37,8 @@ export interface DropCounts {
   byKind: Record<KernelEventKind, number>;
   /** Syscall arguments lost between entry and exit (stash map full). */
   stash: number;
+  /** Records taken from the ring buffer that could not be handed on (no memory for a batch). */
+  userspace: number;
   total: number;
 }
 
@@ -177,6 +179,11 @@ export class Probes extends EventEmitter<ProbeEvents> {
     return this.live().hasTarget(pid);
   }
 
+  /** hasTarget(), but false rather than an error once the probes are stopped. */
+  hasTargetNow(pid: number): boolean {
+    return !this.stopped && this.session.hasTarget(pid);
+  }
+
   /** Every pid the kernel is following right now. */
   targets(): number[] {
     return this.live().targets();
@@ -188,8 +195,9 @@ export class Probes extends EventEmitter<ProbeEvents> {
     const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 };
     for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
     const stash = raw[DROP_STASH] ?? 0;
-    const total = Object.values(byKind).reduce((a, b) => a + b, 0) + stash;
-    return { byKind, stash, total };
+    const userspace = raw[EV_TYPE_MAX] ?? 0;
+    const total = Object.values(byKind).reduce((a, b) => a + b, 0) + stash + userspace;
+    return { byKind, stash, userspace, total };
   }
 
   /** Syscall number -> entries by the followed processes (empty unless countSyscalls); final after stop(). */
