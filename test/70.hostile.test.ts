@@ -439,7 +439,8 @@ describe('hostile names on real processes', () => {
     for (const f of files) fs.writeFileSync(f, 'x');
     // fds 3.. of a shell that holds them all open and waits (bash: dash has no fd above 9)
     const redirs = files.map((_, i) => `${i + 3}<"$${i + 1}"`).join(' ');
-    const holder = spawn('bash', ['-c', `exec ${redirs}; read line`, 'bash', ...files], { stdio: ['pipe', 'ignore', 'inherit'] });
+    // stderr is ignored too: inherited, it points wherever the test runner's output goes (a file in /tmp, say)
+    const holder = spawn('bash', ['-c', `exec ${redirs}; read line`, 'bash', ...files], { stdio: ['pipe', 'ignore', 'ignore'] });
     try {
       const pid = holder.pid!;
       let targets = readFdTargets(pid);
