@@ -5,7 +5,13 @@
  *   paced [--wait] rate R SECS      W+X mmap+munmap at R per second for SECS s
  *   paced [--wait] procs N GAP_US M N children, one every GAP_US µs, each
  *                                   doing M W+X mmaps 100 µs apart
+ *   paced [--wait] getppid N        N getppid() calls; prints ns per call (the
+ *                                   cheapest syscall: hook costs show plainly)
+ *   paced run CMD [ARGS...]         run CMD as a child: "child PID" first, and
+ *                                   "rusage USER_NS SYS_NS" once it has exited
  *
+ * `run` gives the CPU time of a load generator (trigger churn prints wall
+ * time, which on a shared machine includes time spent preempted).
  * Prints "events elapsed_ns" when done. --wait blocks until a line arrives
  * on stdin, so the bench can follow the process before it acts.
  */
@@ -14,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,9 +92,49 @@ static int procs(long n, long gap_us, long m)
 	return 0;
 }
 
+static int getppid_loop(long n)
+{
+	long long start = now_ns();
+
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	printf("%.1f\n", (double)(now_ns() - start) / n);
+	return 0;
+}
+
+static int run(char **argv)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		perror("execv");
+		_exit(127);
+	}
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	printf("child %d\n", pid);
+	fflush(stdout);
+	if (wait4(pid, &status, 0, &ru) < 0) {
+		perror("wait4");
+		return 1;
+	}
+	printf("rusage %lld %lld\n", ru.ru_utime.tv_sec * 1000000000LL + ru.ru_utime.tv_usec * 1000LL,
+	       ru.ru_stime.tv_sec * 1000000000LL + ru.ru_stime.tv_usec * 1000LL);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
+	if (argc > 2 && strcmp(argv[1], "run") == 0)
+		return run(argv + 2);
 	if (i < argc && strcmp(argv[i], "--wait") == 0) {
 		char line[16];
 		if (!fgets(line, sizeof(line), stdin))
@@ -95,8 +143,10 @@ int main(int argc, char **argv)
 	}
 	if (i + 2 < argc && strcmp(argv[i], "rate") == 0)
 		return rate(atol(argv[i + 1]), atof(argv[i + 2]));
+	if (i + 1 < argc && strcmp(argv[i], "getppid") == 0)
+		return getppid_loop(atol(argv[i + 1]));
 	if (i + 3 < argc && strcmp(argv[i], "procs") == 0)
 		return procs(atol(argv[i + 1]), atol(argv[i + 2]), atol(argv[i + 3]));
-	fprintf(stderr, "usage: paced [--wait] rate R SECS | procs N GAP_US M\n");
+	fprintf(stderr, "usage: paced [--wait] rate R SECS | procs N GAP_US M | getppid N | run CMD [ARGS...]\n");
 	return 2;
 }
