@@ -43,7 +43,7 @@ struct {
 } followed SEC(".maps");
 #endif
 
-SEC("raw_tp/sys_enter")
+SEC("tp_btf/sys_enter")
 int floor_sys_enter(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -57,10 +57,10 @@ int floor_sys_enter(void *ctx)
 	return bpf_map_lookup_elem(&targets, &tgid) ? 1 : 0;
 }
 
-SEC("raw_tp/sys_exit")
+SEC("tp_btf/sys_exit")
 int floor_sys_exit(void *ctx) { return pending ? 1 : 0; }
 #else
-SEC("raw_tp/sys_enter")
+SEC("tp_btf/sys_enter")
 int floor_sys_enter(void *ctx) { return 0; }
 
 #ifdef FLOOR_EXIT_TP
@@ -85,7 +85,7 @@ int floor_exit_connect(void *ctx) { return 0; }
 SEC("tracepoint/syscalls/sys_exit_memfd_create")
 int floor_exit_memfd_create(void *ctx) { return 0; }
 #else
-SEC("raw_tp/sys_exit")
+SEC("tp_btf/sys_exit")
 int floor_sys_exit(void *ctx) { return 0; }
 #endif
 #endif

@@ -3,10 +3,10 @@
  * wasmshark probes: follow a set of target processes (and every descendant)
  * and report the syscalls that matter for a WASM runtime's behaviour.
  *
- * Syscalls are seen through the two raw syscall tracepoints (sys_enter,
- * sys_exit) rather than one tracepoint per syscall: the cost per syscall is
- * the same, attaching is one step, and detaching takes a millisecond instead
- * of a grace period per perf-event tracepoint (~70 ms each here). Process
+ * Syscalls are seen through the two syscall tracepoints sys_enter and
+ * sys_exit, attached as BTF tracepoints, rather than one tracepoint per
+ * syscall: attaching is one step, and detaching takes a millisecond instead of
+ * a grace period per perf-event tracepoint (~70 ms each here). Process
  * lifetime comes from the sched tracepoints.
  *
  * Every handler does the same: filter early (syscall number, a cheap argument
@@ -198,13 +198,17 @@ static __always_inline struct target *lookup_target(__u32 tgid)
 	return t;
 }
 
-/* x86_64 syscall arguments: rdi, rsi, rdx, r10, r8, r9 */
-#define ARG1(regs) BPF_CORE_READ(regs, di)
-#define ARG2(regs) BPF_CORE_READ(regs, si)
-#define ARG3(regs) BPF_CORE_READ(regs, dx)
-#define ARG4(regs) BPF_CORE_READ(regs, r10)
-#define ARG5(regs) BPF_CORE_READ(regs, r8)
-#define ARG6(regs) BPF_CORE_READ(regs, r9)
+/*
+ * x86_64 syscall arguments: rdi, rsi, rdx, r10, r8, r9. The syscall hooks are
+ * BTF tracepoints, so regs is a trusted kernel pointer read directly (with
+ * CO-RE offsets), not through bpf_probe_read_kernel: ~10 ns less per syscall.
+ */
+#define ARG1(regs) ((regs)->di)
+#define ARG2(regs) ((regs)->si)
+#define ARG3(regs) ((regs)->dx)
+#define ARG4(regs) ((regs)->r10)
+#define ARG5(regs) ((regs)->r8)
+#define ARG6(regs) ((regs)->r9)
 
 static __always_inline void fill_hdr(struct ev_hdr *h, __u16 type, __u16 size, __u64 pid_tgid)
 {
@@ -246,9 +250,9 @@ static __always_inline int stash_mem(__u16 type, struct pt_regs *regs, unsigned 
 	struct ev_mem m = {};
 
 	fill_hdr(&m.hdr, type, sizeof(m), pid_tgid);
-	m.hdr.ip = BPF_CORE_READ(regs, ip);
+	m.hdr.ip = (regs)->ip;
 	/* the caller's return address sits near the stack pointer: user space resolves it */
-	bpf_probe_read_user(m.stack, sizeof(m.stack), (const void *)BPF_CORE_READ(regs, sp));
+	bpf_probe_read_user(m.stack, sizeof(m.stack), (const void *)(regs)->sp);
 	m.addr = addr;
 	m.len = len;
 	m.off = off;
@@ -372,7 +376,7 @@ static __always_inline int enter_exec(struct pt_regs *regs, __u64 id, const char
 		return 0;
 	e = &s->ev;
 	fill_hdr(&e->hdr, EV_EXEC, sizeof(*e), id);
-	e->hdr.ip = BPF_CORE_READ(regs, ip);
+	e->hdr.ip = (regs)->ip;
 	e->dfd = dfd;
 	e->at_flags = at_flags;
 	e->flags = flags;
@@ -482,7 +486,7 @@ static __always_inline int enter_connect(struct pt_regs *regs, __u64 id)
 	uaddr = (const void *)ARG2(regs);
 	addrlen = ARG3(regs);
 	fill_hdr(&c.hdr, EV_CONNECT, sizeof(c), id);
-	c.hdr.ip = BPF_CORE_READ(regs, ip);
+	c.hdr.ip = (regs)->ip;
 	c.fd = (__s32)ARG1(regs);
 	c.addrlen = addrlen;
 	c.sock_type = socket_type(c.fd);
@@ -530,7 +534,7 @@ static __always_inline int enter_memfd_create(struct pt_regs *regs, __u64 id)
 	struct ev_memfd m = {};
 
 	fill_hdr(&m.hdr, EV_MEMFD, sizeof(m), id);
-	m.hdr.ip = BPF_CORE_READ(regs, ip);
+	m.hdr.ip = (regs)->ip;
 	m.flags = ARG2(regs);
 	bpf_probe_read_user_str(m.name, sizeof(m.name), (const char *)ARG1(regs));
 	stash(&memfd_stash, (__u32)id, &m);
@@ -594,7 +598,7 @@ static __always_inline void check_syscall_site(struct target *t, struct pt_regs 
 	struct task_struct *task;
 	struct vma_info vi = {};
 	struct ev_anon_syscall *a;
-	__u64 ip = BPF_CORE_READ(regs, ip), vdso;
+	__u64 ip = (regs)->ip, vdso;
 	int i;
 
 	for (i = 0; i < WS_CODE_CACHE; i++)
@@ -641,7 +645,7 @@ static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long 
 		return 0;
 	}
 	fill_hdr(&e->hdr, EV_SYSCALL, sizeof(*e), id);
-	e->hdr.ip = BPF_CORE_READ(regs, ip);
+	e->hdr.ip = (regs)->ip;
 	e->nr = nr;
 	e->flags = flags;
 	e->args[0] = compat ? 0 : ARG1(regs);
@@ -651,7 +655,7 @@ static __always_inline int notable_syscall(struct pt_regs *regs, __u64 id, long 
 	return 0;
 }
 
-SEC("raw_tp/sys_enter")
+SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -663,7 +667,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	 * int 0x80 from a 64-bit process uses the i386 table: its numbers mean
 	 * other syscalls, so nothing below applies. Said once per process.
 	 */
-	if (BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), thread_info.status) & TS_COMPAT) {
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) {
 		if (!t->compat_seen) {
 			t->compat_seen = 1;
 			notable_syscall(regs, id, nr, WS_SYSCALL_COMPAT);
@@ -709,7 +713,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	}
 }
 
-SEC("raw_tp/sys_exit")
+SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 tid;
@@ -717,7 +721,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!pending_stashed)
 		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	switch (BPF_CORE_READ(regs, orig_ax)) {
+	switch ((regs)->orig_ax) {
 	case NR_mmap:
 	case NR_mprotect:
 	case NR_pkey_mprotect:

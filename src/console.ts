@@ -92,7 +92,7 @@ export class ConsoleRenderer {
     if (info.exe) lines.push(`Executable     : ${escapeText(info.exe)}`);
     lines.push(`Runtime        : ${escapeText(describeRuntime(info.runtime))}`);
     lines.push(
-      `Probes         : ${info.bpf ? 'eBPF (raw syscall tracepoints, sched tracepoints) + /proc' : '/proc polling'}`,
+      `Probes         : ${info.bpf ? 'eBPF (syscall and sched tracepoints) + /proc' : '/proc polling'}`,
       `Timeout        : ${this.options.timeout > 0 ? `${this.options.timeout} s` : 'none (until the target exits or Ctrl-C)'}`,
     );
     if (this.options.output) lines.push(`Report         : ${escapeText(this.options.output)}`);
