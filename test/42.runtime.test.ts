@@ -77,6 +77,8 @@ describe('runtime-aware memory rules', () => {
   it('/proc RWX regions: JIT code space is INFO, file-backed or non-JIT CRITICAL, kernel-known skipped', () => {
     const region = (p: string): ProcRwxEvent => ({ kind: 'rwx-region', pid: 300, start: 0x7f0000600000, end: 0x7f0000640000, perms: 'rwxp', path: p });
     expect(judged(region(''), ctx(V8, fromAnon))).toEqual(['INFO memory.jit-expected']);
+    expect(judged(region('[heap]'), ctx(V8, fromAnon))).toEqual(['INFO memory.jit-expected']);
+    expect(judged(region('[stack]'), ctx(V8, fromAnon))).toEqual(['CRITICAL memory.rwx-region']);
     expect(judged(region('/usr/lib/libx.so'), ctx(V8, fromAnon))).toEqual(['CRITICAL memory.rwx-region']);
     expect(judged(region(''), ctx(WASMTIME, fromAnon))).toEqual(['CRITICAL memory.rwx-region']);
     expect(judged(region(''), ctx(null, fromAnon, true))).toEqual([]);

@@ -97,7 +97,10 @@ export function anonSyscallRules(e: AnonSyscallEvent): Finding[] {
 export function judgeRwxRegion(e: ProcRwxEvent, findings: Finding[], runtime: RuntimeInfo | null, kernelKnown: boolean): Finding[] {
   if (kernelKnown) return [];
   const rwxJit = runtime && (runtime.jit === 'rwx-mprotect' || runtime.jit === 'rwx-mmap');
-  if (!rwxJit || e.path !== '') return findings;
+  // anonymous memory: unnamed, named by prctl ([anon:...]), or next to the brk heap, which the
+  // kernel then calls [heap] (workerd's 512 MiB code range lands there under some layouts)
+  const anonymous = e.path === '' || e.path === '[heap]' || e.path.startsWith('[anon:');
+  if (!rwxJit || !anonymous) return findings;
   const evidence = `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`;
   return [jitExpected(runtime, e.pid, `an anonymous RWX region, as ${runtime.name}'s JIT keeps; /proc alone cannot tell who made it`, evidence, e.start, e.end)];
 }
