@@ -15,6 +15,7 @@ import { Assessment } from './assessment';
 import type { ExecEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
 import { ProbeError, startProbes, type DropCounts, type Probes } from './probes';
+import { readArgv, readLinkOr } from './proc/read';
 import { readStat } from './proc/stat';
 import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
 import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
@@ -103,26 +104,13 @@ function checkPid(pid: number): void {
   if (stat.state === 'Z' || stat.state === 'X') throw new Error(`process ${pid} has already exited`);
 }
 
+/** The target's command line for the report: 64 arguments, long ones cut with a marker. */
 function readCmdline(pid: number): string[] {
-  try {
-    return fs
-      .readFileSync(`/proc/${pid}/cmdline`)
-      .toString('utf8')
-      .split('\0')
-      .filter((a, i, all) => a !== '' || i < all.length - 1)
-      .slice(0, 64)
-      .map((a) => truncate(a, 1024));
-  } catch {
-    return [];
-  }
+  return readArgv(pid, 64, Infinity).map((a) => truncate(a, 1024));
 }
 
 function readExe(pid: number): string {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return '';
-  }
+  return readLinkOr(`/proc/${pid}/exe`, '');
 }
 
 export class Monitor extends EventEmitter<MonitorEvents> {

@@ -8,8 +8,8 @@
  * that misses re-reads them (at most every REFRESH_MS), since a miss usually
  * means a library or code region appeared since the last read.
  */
-import * as fs from 'fs';
 import { parseMaps, type MapEntry } from '../proc/parse';
+import { MAPS_BYTES, readBounded } from '../proc/read';
 
 const REFRESH_MS = 100;
 const MAX_MAP_ENTRIES = 65536;
@@ -38,7 +38,7 @@ export class MapsCache {
     const cached = this.byPid.get(pid);
     if (cached && now - cached.readAt < REFRESH_MS) return cached;
     try {
-      const maps = parseMaps(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'), MAX_MAP_ENTRIES);
+      const maps = parseMaps(readBounded(`/proc/${pid}/maps`, MAPS_BYTES).toString('utf8'), MAX_MAP_ENTRIES);
       const fresh = { maps, readAt: now };
       this.byPid.set(pid, fresh);
       return fresh;

@@ -23,6 +23,7 @@ import type { ProcConnectionEvent, ProcEvent } from '../../events';
 import { MAX_FD_ENTRIES, MAX_FDS, readFdWindow, socketInodes, type FdTarget } from '../../proc/fds';
 import { parseEnvironNames, parseMaps, parseNetTable, parseSyscall, type NetEntry } from '../../proc/parse';
 import { isAlive, isLiveStat, readStat, type ProcStat } from '../../proc/stat';
+import { MAPS_BYTES, readArgv, readBounded, readLinkOr } from '../../proc/read';
 
 export interface ProcSourceOptions {
   /** Milliseconds between scans (default 500). */
@@ -50,10 +51,8 @@ const MAX_MAP_LINES = 65536;
 const MAX_REMEMBERED = 65536;
 const MAX_ARGS = 8;
 const ARG_BYTES = 127;
-const CMDLINE_BYTES = 64 << 10;
 /** The kernel limits argv+envp to 6 MiB at exec; a little more covers it. */
 const ENVIRON_BYTES = 8 << 20;
-const MAPS_BYTES = 16 << 20;
 const NET_TABLE_BYTES = 32 << 20;
 
 /** Devices every process has open: reporting them would only be noise. */
@@ -100,28 +99,6 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
-/** Reads at most maxBytes of a file (proc files report size 0, so read until EOF). */
-function readBounded(path: string, maxBytes: number): Buffer {
-  const fd = fs.openSync(path, 'r');
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    while (total < maxBytes) {
-      const chunk = Buffer.alloc(Math.min(64 << 10, maxBytes - total));
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const all = Buffer.concat(chunks, total);
-  for (const c of chunks) c.fill(0); // the environment passes through here
-  return all;
-}
-
 /** Numeric entries of a /proc directory, at most limit; [] if it is gone. */
 function listPids(dir: string, limit: number): number[] {
   const out: number[] = [];
@@ -144,27 +121,6 @@ function listPids(dir: string, limit: number): number[] {
     d.closeSync();
   }
   return out;
-}
-
-function readLinkOr(path: string, fallback: string): string {
-  try {
-    return fs.readlinkSync(path);
-  } catch {
-    return fallback;
-  }
-}
-
-/** First MAX_ARGS arguments of /proc/PID/cmdline, each cut at ARG_BYTES bytes. */
-function readArgv(pid: number): string[] {
-  const buf = readBounded(`/proc/${pid}/cmdline`, CMDLINE_BYTES);
-  const argv: string[] = [];
-  for (let p = 0; p < buf.length && argv.length < MAX_ARGS; ) {
-    let nul = buf.indexOf(0, p);
-    if (nul < 0) nul = buf.length;
-    argv.push(buf.toString('utf8', p, Math.min(nul, p + ARG_BYTES)));
-    p = nul + 1;
-  }
-  return argv;
 }
 
 function checkOptions(options: ProcSourceOptions): Readonly<Required<ProcSourceOptions>> {
@@ -402,7 +358,7 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   /** A process event when a process is first seen, and again when it has exec'd. */
   private checkImage(f: Followed, stat: ProcStat): void {
     const exe = readLinkOr(`/proc/${f.pid}/exe`, '');
-    const argv = this.read(f.pid, 'cmdline', () => readArgv(f.pid));
+    const argv = this.read(f.pid, 'cmdline', () => readArgv(f.pid, MAX_ARGS, ARG_BYTES));
     if (argv === null) return;
     const image = `${exe}\0${argv.join('\0')}`;
     if (image === f.image) return;

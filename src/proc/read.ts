@@ -1,0 +1,63 @@
+/**
+ * Bounded reads of /proc files. Their size is whatever the monitored process
+ * made it (a huge argv, a million mappings), so nothing here reads to the end
+ * of a file without a limit.
+ */
+import * as fs from 'fs';
+
+/** The kernel allows at most 6 MiB of argv + envp at exec. */
+export const CMDLINE_BYTES = 64 << 10;
+/** /proc/PID/maps text, far beyond any real process's mappings. */
+export const MAPS_BYTES = 16 << 20;
+
+/** Reads at most maxBytes of a file (proc files report size 0, so read until EOF). */
+export function readBounded(path: string, maxBytes: number): Buffer {
+  const fd = fs.openSync(path, 'r');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    while (total < maxBytes) {
+      const chunk = Buffer.alloc(Math.min(64 << 10, maxBytes - total));
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const all = Buffer.concat(chunks, total);
+  for (const c of chunks) c.fill(0); // the environment passes through here
+  return all;
+}
+
+/** Where a /proc symlink points (exe, fd/N, ns/net), or `fallback` if it cannot be read. */
+export function readLinkOr(path: string, fallback: string): string {
+  try {
+    return fs.readlinkSync(path);
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * The first `maxArgs` arguments of /proc/PID/cmdline, each cut at `argBytes`
+ * bytes; [] if the process is gone.
+ */
+export function readArgv(pid: number, maxArgs: number, argBytes: number): string[] {
+  let buf: Buffer;
+  try {
+    buf = readBounded(`/proc/${pid}/cmdline`, CMDLINE_BYTES);
+  } catch {
+    return [];
+  }
+  const argv: string[] = [];
+  for (let p = 0; p < buf.length && argv.length < maxArgs; ) {
+    let nul = buf.indexOf(0, p);
+    if (nul < 0) nul = buf.length;
+    argv.push(buf.toString('utf8', p, Math.min(nul, p + argBytes)));
+    p = nul + 1;
+  }
+  return argv;
+}
