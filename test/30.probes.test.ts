@@ -6,7 +6,7 @@ import * as net from 'net';
 import type { ConnectEvent, ExecEvent, ForkEvent, KernelEvent, MmapEvent, MprotectEvent } from '../src/events';
 import { launch, parkedInRead } from '../src/launch';
 import { startProbes, type Probes } from '../src/probes';
-import { describeBpf, sleep, startWaiting, trigger } from './helpers/env';
+import { canRunBpf, describeBpf, ia32Emulation, sleep, startWaiting, trigger } from './helpers/env';
 
 const MAP_PRIVATE_ANON = 0x22;
 const AT_EMPTY_PATH = 0x1000;
@@ -98,7 +98,10 @@ describeBpf('probes on real processes', () => {
     expect(calls).toEqual([expect.objectContaining({ pid, nr: 425, name: 'io_uring_setup', args: [1, expect.any(Number), 0] })]);
   });
 
-  it('reports the 32-bit syscall ABI (int 0x80) from a 64-bit process, once', async () => {
+  // Some kernels here run with IA-32 emulation off: there int 0x80 is a fault, not a syscall.
+  const ia32 = canRunBpf ? ia32Emulation() : { ok: true as const };
+  if (!ia32.ok) console.warn(`skipping the int 0x80 probe test: ${ia32.reason}`);
+  (ia32.ok ? it : it.skip)('reports the 32-bit syscall ABI (int 0x80) from a 64-bit process, once', async () => {
     const { pid, events } = await follow(['int80']);
     expect(of(events, 'syscall')).toEqual([expect.objectContaining({ pid, nr: 20, compat: true, name: 'i386:20' })]);
   });

@@ -3,7 +3,7 @@
  * BPF tests need root; outside CI they skip without it, under CI=true a skip
  * would hide a failure, so they run (and fail) instead.
  */
-import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -41,6 +41,19 @@ export function buildFixture(nameOrPath: string, extraFlags: string[] = []): str
 
 export function trigger(): string {
   return buildFixture('trigger');
+}
+
+/**
+ * Whether this kernel runs the 32-bit syscall ABI from a 64-bit process:
+ * with IA-32 emulation off at run time (ia32_emulation=0, or
+ * CONFIG_IA32_EMULATION_DEFAULT_DISABLED), `int 0x80` dies with a general
+ * protection fault. Tried once, unmonitored, in a child.
+ */
+export function ia32Emulation(): { ok: true } | { ok: false; reason: string } {
+  const r = spawnSync(trigger(), ['int80'], { stdio: 'ignore', timeout: 10000 });
+  if (r.status === 0) return { ok: true };
+  const how = r.signal ? `died with ${r.signal}` : `exited ${String(r.status)}`;
+  return { ok: false, reason: `int 0x80 ${how}: IA-32 emulation is off in this kernel` };
 }
 
 export interface Waiting {
