@@ -37,6 +37,7 @@ enum ev_type {
 
 /* ev_exec.flags */
 #define WS_EXEC_AT 0x1        /* execveat() rather than execve() */
+#define WS_EXEC_HOST 0x8      /* an exec by a process nobody follows (watch_execs): a candidate target */
 #define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename is the kernel's */
 #define WS_EXEC_ARGS_RAW 0x4  /* argv holds the new image's argument block (args_len bytes of
                                  NUL-separated strings) rather than one string per slot */
@@ -126,7 +127,7 @@ struct ev_fork {
 struct ev_exit {
 	struct ev_hdr hdr;
 	__u32 exit_code;        /* wait(2) status: code << 8 | signal */
-	__u32 _pad;
+	__u32 dropped;          /* this process's events lost to a full ring buffer */
 };
 
 /* EV_ANON_SYSCALL: hdr.ip is where the syscall instruction was */
@@ -161,7 +162,25 @@ struct target {
 	__u64 last_anon_page;   /* one EV_ANON_SYSCALL per page until the page changes */
 	__u32 code_next;
 	__u32 compat_seen;      /* a 32-bit syscall was reported (once per process) */
+	__u32 kinds_seen;       /* WS_KIND_* bits: which kinds of event this process has had delivered */
+	__u32 dropped;          /* this process's events lost to a full ring buffer */
 };
+
+/*
+ * Kinds of event whose first occurrence per process may use the ring
+ * buffer's reserved headroom: a process flooding the buffer with one kind
+ * cannot hide the first event of another (see WS_HEADROOM in the program).
+ */
+#define WS_KIND_MMAP_WX 0x1
+#define WS_KIND_MMAP_X 0x2
+#define WS_KIND_PROTECT_WX 0x4
+#define WS_KIND_PROTECT_X 0x8
+#define WS_KIND_EXEC 0x10
+#define WS_KIND_CONNECT 0x20
+#define WS_KIND_MEMFD 0x40
+#define WS_KIND_ANON_SYSCALL 0x80
+#define WS_KIND_SYSCALL 0x100
+#define WS_KIND_FORK 0x200
 
 /* drops map: per-CPU counters, index = ev_type; index 0 counts stash-map overflow */
 #define WS_DROP_STASH 0

@@ -65,10 +65,12 @@ class Session : public Napi::ObjectWrap<Session> {
                            InstanceMethod<&Session::Drops>("drops"),
                            InstanceMethod<&Session::SyscallCounts>("syscallCounts"),
                            InstanceMethod<&Session::Programs>("programs"),
+                           InstanceMethod<&Session::Hooks>("hooks"),
                        });
   }
 
-  // new Session({ objectPath, countSyscalls?, followChildren?, ringbufBytes?, log?, debug? })
+  // new Session({ objectPath, syscalls?: 'lean' | 'exact', countSyscalls?, followChildren?,
+  //               watchExecs?, ringbufBytes?, log?, debug? })
   explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject())
@@ -80,7 +82,14 @@ class Session : public Napi::ObjectWrap<Session> {
     Napi::Value path = opts.Get("objectPath");
     if (!path.IsString()) throw Napi::TypeError::New(env, "objectPath must be a string");
     options.object_path = path.As<Napi::String>().Utf8Value();
+    Napi::Value syscalls = opts.Get("syscalls");
+    if (syscalls.IsString()) {
+      std::string mode = syscalls.As<Napi::String>().Utf8Value();
+      if (mode != "lean" && mode != "exact") throw Napi::TypeError::New(env, "syscalls must be 'lean' or 'exact'");
+      options.syscalls = mode == "lean" ? SyscallHooks::kLean : SyscallHooks::kExact;
+    }
     options.count_syscalls = opts.Get("countSyscalls").ToBoolean();
+    options.watch_execs = opts.Get("watchExecs").ToBoolean();
     if (opts.Has("followChildren")) options.follow_children = opts.Get("followChildren").ToBoolean();
     if (opts.Get("ringbufBytes").IsNumber())
       options.ringbuf_bytes = opts.Get("ringbufBytes").As<Napi::Number>().Uint32Value();
@@ -134,8 +143,9 @@ class Session : public Napi::ObjectWrap<Session> {
     Live(info);
     if (state_ != State::kLoaded) throw Napi::Error::New(env, "session already started");
     if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
-      throw Napi::TypeError::New(env, "start(onBatch, onError) expects two functions");
+      throw Napi::TypeError::New(env, "start(onBatch, onError, onDrained?) expects functions");
     on_error_ = Napi::Persistent(info[1].As<Napi::Function>());
+    if (info.Length() > 2 && info[2].IsFunction()) on_drained_ = Napi::Persistent(info[2].As<Napi::Function>());
 
     tsfn_ = Napi::ThreadSafeFunction::New(
         env, info[0].As<Napi::Function>(), "wasmshark-ringbuf", kMaxQueuedBatches, 1, this,
@@ -143,6 +153,10 @@ class Session : public Napi::ObjectWrap<Session> {
     poller_ = std::make_unique<Poller>(
         *session_, kBatchBytes,
         [this](Batch* batch) {
+          if (!batch) {  // stopping: the targets' records are all delivered
+            tsfn_.BlockingCall(this, &Session::CallOnDrained);
+            return;
+          }
           napi_status status = tsfn_.BlockingCall(batch, &Session::CallOnBatch);
           if (status != napi_ok) Batch::Release(batch);
         },
@@ -161,6 +175,7 @@ class Session : public Napi::ObjectWrap<Session> {
       Batch::Release(batch);
       return;
     }
+
     // Tell V8 what the Buffer holds, so it collects spent batches promptly.
     Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(Batch::kCapacity));
     Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
@@ -175,6 +190,11 @@ class Session : public Napi::ObjectWrap<Session> {
     } catch (const Napi::Error& e) {
       e.ThrowAsJavaScriptException();
     }
+  }
+
+  static void CallOnDrained(Napi::Env env, Napi::Function, Session* self) {
+    if (env == nullptr || self->on_drained_.IsEmpty()) return;
+    self->on_drained_.Call({});
   }
 
   static void CallOnError(Napi::Env env, Napi::Function, Finished* finished) {
@@ -199,6 +219,7 @@ class Session : public Napi::ObjectWrap<Session> {
     for (Napi::Promise::Deferred& d : pending_stops_) d.Resolve(env.Undefined());
     pending_stops_.clear();
     on_error_.Reset();
+    on_drained_.Reset();
     Unref();
   }
 
@@ -302,11 +323,28 @@ class Session : public Napi::ObjectWrap<Session> {
     return out;
   }
 
+  // { syscalls: 'lean' | 'exact', warnings: string[], absent: string[] }: fixed at load.
+  Napi::Value Hooks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(info);
+    auto strings = [&](const std::vector<std::string>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (uint32_t i = 0; i < v.size(); i++) a.Set(i, v[i]);
+      return a;
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("syscalls", session_->syscalls() == SyscallHooks::kLean ? "lean" : "exact");
+    out.Set("warnings", strings(session_->warnings()));
+    out.Set("absent", strings(session_->absent()));
+    return out;
+  }
+
   std::unique_ptr<BpfSession> session_;
   std::unique_ptr<Poller> poller_;
   Napi::ThreadSafeFunction tsfn_;
   Napi::FunctionReference log_;
   Napi::FunctionReference on_error_;
+  Napi::FunctionReference on_drained_;
   std::vector<Napi::Promise::Deferred> pending_stops_;
   std::vector<uint64_t> final_drops_;
   uint64_t lost_ = 0;

@@ -4,13 +4,16 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "../bpf/events.h"
 
@@ -32,7 +35,7 @@ static_assert(sizeof(ev_fork) == 88, "ev_fork layout changed: update layout.ts")
 static_assert(sizeof(ev_exit) == 64, "ev_exit layout changed: update layout.ts");
 static_assert(sizeof(ev_anon_syscall) == 88, "ev_anon_syscall layout changed: update layout.ts");
 static_assert(sizeof(ev_syscall) == 88, "ev_syscall layout changed: update layout.ts");
-static_assert(sizeof(target) == 96, "target layout changed: update the loader");
+static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {
 namespace {
@@ -64,8 +67,8 @@ std::string ErrnoText(int err) {
   }
 }
 
-// Writes a `const volatile bool` global, found by name in .rodata's BTF.
-void SetRodataBool(bpf_object* obj, const char* name, bool value) {
+// Writes a `const volatile` global (bool or __u32), found by name in .rodata's BTF.
+void SetRodata(bpf_object* obj, const char* name, const void* value, size_t value_size) {
   bpf_map* rodata = bpf_object__find_map_by_name(obj, ".rodata");
   const btf* types = bpf_object__btf(obj);
   size_t size = 0;
@@ -77,14 +80,59 @@ void SetRodataBool(bpf_object* obj, const char* name, bool value) {
   const btf_var_secinfo* var = btf_var_secinfos(datasec);
   for (unsigned i = 0; i < btf_vlen(datasec); i++, var++) {
     const char* var_name = btf__name_by_offset(types, btf__type_by_id(types, var->type)->name_off);
-    if (strcmp(var_name, name) == 0 && var->offset < size) {
-      bytes[var->offset] = value ? 1 : 0;
+    if (strcmp(var_name, name) == 0 && var->offset + value_size <= size && var->size == value_size) {
+      memcpy(&bytes[var->offset], value, value_size);
       int err = bpf_map__set_initial_value(rodata, bytes.data(), bytes.size());
       if (err) throw BpfError(std::string("cannot set ") + name, -err);
       return;
     }
   }
   throw BpfError(std::string("BPF object has no setting ") + name, EINVAL);
+}
+
+void SetRodataBool(bpf_object* obj, const char* name, bool value) { SetRodata(obj, name, &value, 1); }
+
+void SetRodataU32(bpf_object* obj, const char* name, uint32_t value) {
+  SetRodata(obj, name, &value, sizeof(value));
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// Where libbpf reads tracepoint ids: debugfs's tracing directory when there is
+// one, else tracefs. tracefs is not mounted on every machine; as root we mount
+// it. Returns the directory, or "" with *why set.
+std::string TracingDir(std::string* why) {
+  if (Exists("/sys/kernel/debug/tracing")) {
+    if (Exists("/sys/kernel/debug/tracing/events/syscalls")) return "/sys/kernel/debug/tracing";
+    *why = "/sys/kernel/debug/tracing has no syscall events";
+    return "";
+  }
+  const std::string dir = "/sys/kernel/tracing";
+  if (Exists(dir + "/events/syscalls")) return dir;
+  if (mount("nodev", dir.c_str(), "tracefs", 0, nullptr) != 0) {
+    int err = errno;
+    *why = "tracefs is not mounted at " + dir + " and mounting it failed: " + strerror(err);
+    return "";
+  }
+  if (Exists(dir + "/events/syscalls")) return dir;
+  *why = "tracefs at " + dir + " has no syscall events (kernel without CONFIG_FTRACE_SYSCALLS)";
+  return "";
+}
+
+// Destroying a perf-event link waits for an RCU grace period (~70 ms here),
+// one after another; in parallel the waits overlap.
+void DestroyLinks(std::vector<bpf_link*>& links) {
+  if (getenv("WS_SERIAL")) { for (bpf_link* l : links) bpf_link__destroy(l); links.clear(); return; }
+  std::vector<std::thread> threads;
+  for (bpf_link* link : links) {
+    try {
+      threads.emplace_back([link] { bpf_link__destroy(link); });
+    } catch (const std::system_error&) {
+      bpf_link__destroy(link);  // no thread to be had: do it here
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  links.clear();
 }
 
 }  // namespace
@@ -112,8 +160,13 @@ BpfSession::BpfSession(const SessionOptions& options) {
     }
 
     // Configuration: .rodata globals and map sizes, fixed between open and load.
+    ChooseHooks(options);
     SetRodataBool(obj_, "follow_children", options.follow_children);
-    SetRodataBool(obj_, "count_syscalls", options.count_syscalls);
+    SetRodataBool(obj_, "count_syscalls", options.count_syscalls && syscalls_ == SyscallHooks::kExact);
+    SetRodataBool(obj_, "watch_execs", options.watch_execs);
+    // An eighth of the buffer is kept for the first event of each kind per process.
+    SetRodataU32(obj_, "headroom", options.ringbuf_bytes / 8);
+    SetRodataU32(obj_, "wakeup_bytes", std::min<uint32_t>(64u << 10, options.ringbuf_bytes / 4));
     bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
     targets_ = bpf_object__find_map_by_name(obj_, "targets");
     drops_ = bpf_object__find_map_by_name(obj_, "drops");
@@ -130,6 +183,7 @@ BpfSession::BpfSession(const SessionOptions& options) {
 
     bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
+      if (!bpf_program__autoload(prog)) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) {
         err = errno;
@@ -163,10 +217,37 @@ void BpfSession::Close() {
   obj_ = nullptr;
 }
 
+void BpfSession::ChooseHooks(const SessionOptions& options) {
+  syscalls_ = options.syscalls;
+  std::string dir;
+  if (syscalls_ == SyscallHooks::kLean) {
+    std::string why;
+    dir = TracingDir(&why);
+    if (dir.empty()) {
+      syscalls_ = SyscallHooks::kExact;
+      warnings_.push_back(why + "; hooking every syscall instead (as --syscalls exact)");
+    }
+  }
+  const bool lean = syscalls_ == SyscallHooks::kLean;
+  const std::string tp = "tp/syscalls/";
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    const std::string sec = bpf_program__section_name(prog);
+    bool load = true;
+    if (sec == "tp_btf/sys_enter" || sec == "tp_btf/sys_exit") {
+      load = !lean;
+    } else if (sec.compare(0, tp.size(), tp) == 0) {
+      const std::string event = sec.substr(tp.size());
+      load = lean && Exists(dir + "/events/syscalls/" + event);
+      if (lean && !load && event.compare(0, 10, "sys_enter_") == 0) absent_.push_back(event.substr(10));
+    }
+    bpf_program__set_autoload(prog, load);
+  }
+}
+
 void BpfSession::Detach() {
   std::lock_guard<std::mutex> lock(links_mu_);
-  for (bpf_link* link : links_) bpf_link__destroy(link);
-  links_.clear();
+  DestroyLinks(links_);
 }
 
 int BpfSession::OnRecord(void* ctx, void* data, size_t size) {
@@ -188,6 +269,10 @@ void BpfSession::AddTarget(uint32_t tgid, uint64_t start_ticks, uint32_t root_tg
     throw BpfError("cannot add pid " + std::to_string(tgid) + " to the target set: " +
                        strerror(-err),
                    -err);
+}
+
+void BpfSession::ClearTargets() {
+  for (uint32_t tgid : Targets()) bpf_map__delete_elem(targets_, &tgid, sizeof(tgid), 0);
 }
 
 void BpfSession::RemoveTarget(uint32_t tgid) {

@@ -28,10 +28,17 @@ class BpfError : public std::runtime_error {
   int err_;
 };
 
+enum class SyscallHooks {
+  kLean,   // one tracepoint per syscall the rules need (needs tracefs)
+  kExact,  // sys_enter/sys_exit: every syscall of every process runs a program
+};
+
 struct SessionOptions {
   std::string object_path;
-  bool count_syscalls = false;
+  SyscallHooks syscalls = SyscallHooks::kLean;
+  bool count_syscalls = false;  // exact mode only
   bool follow_children = true;
+  bool watch_execs = false;     // report every exec on the host, followed or not
   uint32_t ringbuf_bytes = 8u << 20;  // power of two, multiple of the page size
 };
 
@@ -54,6 +61,8 @@ class BpfSession {
   BpfSession& operator=(const BpfSession&) = delete;
 
   void AddTarget(uint32_t tgid, uint64_t start_ticks, uint32_t root_tgid);
+  // Stop following every target: the programs stay attached but report nothing new.
+  void ClearTargets();
   void RemoveTarget(uint32_t tgid);
   bool HasTarget(uint32_t tgid) const;
   std::vector<uint32_t> Targets() const;
@@ -63,6 +72,12 @@ class BpfSession {
   // Syscall entry counts of the target set, index = syscall number.
   std::vector<uint64_t> SyscallCounts() const;
   std::vector<ProgramInfo> Programs() const;
+  // The hooks in use: lean can turn into exact when tracefs cannot be had.
+  SyscallHooks syscalls() const { return syscalls_; }
+  // Said once each: why the session is not what was asked for (to show the user).
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  // Syscalls this kernel has no tracepoint for (not built in): nothing can call them.
+  const std::vector<std::string>& absent() const { return absent_; }
 
   // Ring buffer: set where records go, then poll from one thread.
   void SetSink(RecordSink sink) { sink_ = std::move(sink); }
@@ -74,7 +89,12 @@ class BpfSession {
 
  private:
   void Close();
+  void ChooseHooks(const SessionOptions& options);
   static int OnRecord(void* ctx, void* data, size_t size);
+
+  SyscallHooks syscalls_ = SyscallHooks::kLean;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> absent_;
 
   bpf_object* obj_ = nullptr;
   mutable std::mutex links_mu_;  // Detach() runs on the polling thread

@@ -12,6 +12,9 @@
 namespace wasmshark {
 
 namespace {
+// How long a record may wait in the ring buffer when fewer than the kernel's
+// wake-up threshold are queued: bounds alert latency.
+constexpr int kPollMs = 10;
 std::mutex pool_mu;
 std::vector<Batch*> pool;
 // Batches kept for reuse; the rest are unmapped when released.
@@ -125,23 +128,28 @@ void Poller::Run() {
     if (!err && epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd_, &ev)) err = errno;
   }
 
+  // The kernel wakes us only once a batch's worth is waiting (batched
+  // wake-ups); whatever is less than that is fetched on this timer.
   while (!err && !stop_.load()) {
     epoll_event ready[2];
-    int n = epoll_wait(epfd, ready, 2, -1);
+    int n = epoll_wait(epfd, ready, 2, kPollMs);
     if (n < 0) {
       if (errno == EINTR) continue;
       err = errno;
       break;
     }
-    for (int i = 0; i < n; i++) {
-      if (ready[i].data.u32 != 0) continue;
-      int consumed = session_.Consume();
-      if (consumed < 0 && consumed != -EINTR) err = -consumed;
-    }
+    int consumed = session_.Consume();
+    if (consumed < 0 && consumed != -EINTR) err = -consumed;
     Flush();
   }
 
-  // Detach first so the drain below sees everything that will ever arrive.
+  // Stop following first and deliver what the targets did: the report can be
+  // written while the detach below waits out its grace periods (~25 ms a
+  // syscall tracepoint). Records of syscalls in flight still arrive after.
+  session_.ClearTargets();
+  session_.Consume();
+  Flush();
+  deliver_(nullptr);
   session_.Detach();
   session_.Consume();
   Flush();

@@ -42,8 +42,10 @@ class Batch {
 
 class Poller {
  public:
-  // deliver takes ownership of the batch; it may block (backpressure). done
-  // runs last on the polling thread, with 0 or the errno that ended polling.
+  // deliver takes ownership of the batch; it may block (backpressure); at
+  // stop it is called once with nullptr when everything the targets did has
+  // been delivered, before the (slow) detach. done runs last on the polling
+  // thread, with 0 or the errno that ended polling.
   using Deliver = std::function<void(Batch*)>;
   using Done = std::function<void(int err)>;
 

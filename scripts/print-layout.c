@@ -21,7 +21,7 @@ int main(void)
 	F(ev_connect, sock_type); F(ev_connect, addrlen); F(ev_connect, addr); F(ev_connect, path);
 	S(ev_memfd); F(ev_memfd, flags); F(ev_memfd, name);
 	S(ev_fork); F(ev_fork, child_tgid); F(ev_fork, child_tid); F(ev_fork, flags); F(ev_fork, child_comm);
-	S(ev_exit); F(ev_exit, exit_code);
+	S(ev_exit); F(ev_exit, exit_code); F(ev_exit, dropped);
 	S(ev_anon_syscall); F(ev_anon_syscall, vma_start); F(ev_anon_syscall, vma_end);
 	F(ev_anon_syscall, vm_flags); F(ev_anon_syscall, nr);
 	S(ev_syscall); F(ev_syscall, nr); F(ev_syscall, flags); F(ev_syscall, args);
@@ -36,7 +36,8 @@ int main(void)
 	printf("\"WS_SUN_PATH_LEN\": %d, \"WS_MAX_SYSCALLS\": %d, \"WS_DROP_STASH\": %d,\n",
 	       WS_SUN_PATH_LEN, WS_MAX_SYSCALLS, WS_DROP_STASH);
 	printf("\"WS_SYSCALL_COMPAT\": %d,\n", WS_SYSCALL_COMPAT);
-	printf("\"WS_EXEC_AT\": %d, \"WS_EXEC_NO_ENTER\": %d, \"WS_EXEC_ARGS_RAW\": %d, \"WS_FORK_THREAD\": %d\n}\n",
-	       WS_EXEC_AT, WS_EXEC_NO_ENTER, WS_EXEC_ARGS_RAW, WS_FORK_THREAD);
+	printf("\"WS_EXEC_AT\": %d, \"WS_EXEC_NO_ENTER\": %d, \"WS_EXEC_ARGS_RAW\": %d, \"WS_EXEC_HOST\": %d,\n",
+	       WS_EXEC_AT, WS_EXEC_NO_ENTER, WS_EXEC_ARGS_RAW, WS_EXEC_HOST);
+	printf("\"WS_FORK_THREAD\": %d\n}\n", WS_FORK_THREAD);
 	return 0;
 }

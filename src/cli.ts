@@ -9,7 +9,7 @@
 import { ConsoleRenderer, escapeText, wantsColour } from './console';
 import { runDemo } from './demo';
 import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './monitor';
-import { checkOutputPath, reportJson, writeReport } from './report';
+import { checkOutputPath, reportJson, writeReport, type Report } from './report';
 import { loadRules } from './rules';
 import { VERSION } from './version';
 
@@ -35,6 +35,9 @@ Options:
   --timeout SECS     how long to monitor (default 60; 0 = until the target exits)
   --output FILE      write the JSON report to FILE (mode 0600, replaced atomically)
   --rules FILE       JSON file overriding rule lists and levels (see README)
+  --syscalls MODE    lean (default): hook only the syscalls the rules need and
+                     sample syscall frequency from /proc; exact: hook every
+                     syscall for exact counts (every process on the host pays)
   --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
   -h, --help         show this help
   -V, --version      show the version
@@ -53,6 +56,7 @@ export interface CliArgs {
   output?: string;
   rules?: string;
   ringBuffer?: number;
+  syscalls?: 'lean' | 'exact';
   help: boolean;
   version: boolean;
 }
@@ -125,6 +129,14 @@ export function parseArgs(argv: string[]): CliArgs {
         args.ringBuffer = bytes;
         break;
       }
+      case '--syscalls': {
+        const mode = value();
+        if (mode !== 'lean' && mode !== 'exact') {
+          throw new UsageError(`--syscalls expects lean or exact, got '${escapeText(mode ?? '', 40)}'`);
+        }
+        args.syscalls = mode;
+        break;
+      }
       case '--rules': {
         const file = value();
         if (!file) throw new UsageError('--rules needs a file name');
@@ -180,7 +192,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
 
   if (args.demo) return runDemo(io, args.bpf !== false);
 
-  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer };
+  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls };
   let output: string | undefined;
   let m: Monitor;
   try {
@@ -236,9 +248,9 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
 
-  const report = await m.done;
+  // The report is final at 'end'; the probes finish detaching meanwhile.
+  const report = await new Promise<Report>((resolve) => m.once('end', resolve));
   clearInterval(ticker);
-  for (const s of signals) process.off(s, onSignal);
 
   let written: string | null = null;
   let code = report.end_reason === 'error' ? 1 : 0;
@@ -253,6 +265,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     }
   }
   view.summary(report, written);
+  await m.done;
+  for (const s of signals) process.off(s, onSignal);
   return code;
 }
 

@@ -92,7 +92,13 @@ export class ConsoleRenderer {
     if (info.exe) lines.push(`Executable     : ${escapeText(info.exe)}`);
     lines.push(`Runtime        : ${escapeText(describeRuntime(info.runtime))}`);
     lines.push(
-      `Probes         : ${info.bpf ? 'eBPF (syscall and sched tracepoints) + /proc' : '/proc polling'}`,
+      `Probes         : ${
+        !info.bpf
+          ? '/proc polling'
+          : info.syscalls === 'exact'
+            ? 'eBPF (every syscall, exact counts; sched tracepoints) + /proc'
+            : 'eBPF (tracepoints on the syscalls the rules need; sched tracepoints) + /proc'
+      }`,
       `Timeout        : ${this.options.timeout > 0 ? `${this.options.timeout} s` : 'none (until the target exits or Ctrl-C)'}`,
     );
     if (this.options.output) lines.push(`Report         : ${escapeText(this.options.output)}`);

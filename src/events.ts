@@ -67,6 +67,8 @@ export interface ExecEvent extends TaskInfo {
   atFlags: number;
   /** False when the exec began before the process was followed (filename/argv unknown). */
   entrySeen: boolean;
+  /** An exec by a process nobody follows, reported because the probes watch every exec (`watchExecs`). */
+  host?: true;
   ok: boolean;
   /** 0 or -errno. */
   result: number;
@@ -116,6 +118,8 @@ export interface ExitEvent extends TaskInfo {
   exitCode: number | null;
   /** Signal number that killed it, else null. */
   signal: number | null;
+  /** This process's events the kernel could not deliver (ring buffer full); 0 from /proc. */
+  dropped?: number;
 }
 
 /** A syscall whose instruction lies in anonymous executable memory: shellcode doing raw syscalls. */

@@ -14,7 +14,7 @@ import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
 import type { ExecEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
-import { ProbeError, startProbes, type DropCounts, type Probes } from './probes';
+import { ProbeError, startProbes, type DropCounts, type Probes, type SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import { readStat } from './proc/stat';
 import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
@@ -38,7 +38,13 @@ export interface MonitorOptions {
   rules?: RulesConfig;
   /** /proc scan interval in milliseconds (default 500). */
   pollIntervalMs?: number;
-  /** Count syscalls in the kernel (default true). */
+  /**
+   * 'lean' (default): hook only the syscalls the rules need and sample syscall
+   * frequency from /proc; 'exact': hook every syscall, counting each exactly
+   * (every process on the host pays for it). See ProbeOptions.syscalls.
+   */
+  syscalls?: SyscallHooks;
+  /** With exact hooks, count syscalls in the kernel (default true). */
   countSyscalls?: boolean;
   /** Ring buffer size in bytes (default 8 MiB). */
   ringBufferBytes?: number;
@@ -55,6 +61,8 @@ export interface MonitorInfo {
   /** The runtime identified from the executable (for a launch, from the command). */
   runtime: RuntimeInfo;
   bpf: boolean;
+  /** The syscall hooks in use with eBPF ('lean' or 'exact'), null without eBPF. */
+  syscalls: SyscallHooks | null;
   /** Why eBPF is not in use, when it was wanted. */
   bpfError: string | null;
   comm: string;
@@ -77,12 +85,14 @@ interface Normalized {
   timeout: number;
   rules: RulesConfig;
   pollIntervalMs: number;
+  syscalls: SyscallHooks;
   countSyscalls: boolean;
   ringBufferBytes: number | undefined;
 }
 
 function normalize(options: MonitorOptions): Readonly<Normalized> {
-  const { bpf = 'auto', timeout = 60, rules = DEFAULT_RULES, pollIntervalMs = 500, countSyscalls = true } = options;
+  const { bpf = 'auto', timeout = 60, rules = DEFAULT_RULES, pollIntervalMs = 500, syscalls = 'lean', countSyscalls = true } = options;
+  if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
   if (bpf !== true && bpf !== false && bpf !== 'auto') throw new TypeError(`bpf must be true, false or 'auto', got ${String(bpf)}`);
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
     throw new RangeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`);
@@ -90,7 +100,7 @@ function normalize(options: MonitorOptions): Readonly<Normalized> {
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10) {
     throw new RangeError(`pollIntervalMs must be an integer >= 10, got ${String(pollIntervalMs)}`);
   }
-  return Object.freeze({ bpf, timeout, rules, pollIntervalMs, countSyscalls: countSyscalls !== false, ringBufferBytes: options.ringBufferBytes });
+  return Object.freeze({ bpf, timeout, rules, pollIntervalMs, syscalls, countSyscalls: countSyscalls !== false, ringBufferBytes: options.ringBufferBytes });
 }
 
 /** Children listed in the report at most (a fork storm must not grow the monitor without bound). */
@@ -114,7 +124,11 @@ function readExe(pid: number): string {
 }
 
 export class Monitor extends EventEmitter<MonitorEvents> {
-  /** Resolves with the final report when monitoring ends, however it ends. */
+  /**
+   * Resolves with the final report when monitoring ends, however it ends, and
+   * the probes are gone. 'end' carries the same report as soon as it is final,
+   * while the probes are still detaching.
+   */
   readonly done: Promise<Report>;
 
   private readonly options: Readonly<Normalized>;
@@ -138,6 +152,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private startedAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private ending: Promise<Report> | null = null;
+  private reported = false;
   private resolveDone!: (r: Report) => void;
   private child: ChildProcess | null = null;
 
@@ -165,13 +180,18 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private startProbes(): void {
     if (this.options.bpf === false) return;
     try {
-      this.probes = startProbes({ countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes });
+      this.probes = startProbes({
+        syscalls: this.options.syscalls,
+        countSyscalls: this.options.countSyscalls,
+        ringBufferBytes: this.options.ringBufferBytes,
+      });
     } catch (err) {
       const reason = err instanceof ProbeError || err instanceof Error ? err.message : String(err);
       this.bpfError = reason;
       this.emit('warning', `eBPF unavailable (${reason}); falling back to /proc polling`);
       return;
     }
+    for (const w of this.probes.hooks.warnings) this.emit('warning', w);
     this.probes.on('batch', (events) => {
       for (const e of events) this.onEvent(e);
     });
@@ -180,11 +200,11 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   /** Starts polling /proc; its first pass runs at once, so call it after 'ready'. */
   private startProc(): void {
-    const bpf = this.probes !== null;
     this.proc = new ProcSource(this.pid, {
       intervalMs: this.options.pollIntervalMs,
       followChildren: true,
-      sampleSyscalls: !bpf,
+      // the kernel counts syscalls only with exact hooks; otherwise sample them, as the seed does
+      sampleSyscalls: !this.countsInKernel(),
       // 200 ms: at 50 ms sampling alone took an idle monitor over 1% CPU (npm run bench)
       sampleIntervalMs: 200,
     });
@@ -207,6 +227,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       // a launch gate has not exec'd the command yet: judge by the command's file
       runtime: this.launched ? identifyRuntime(this.target.exe) : (this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe)),
       bpf: this.probes !== null,
+      syscalls: this.probes?.hooks.syscalls ?? null,
       bpfError: this.bpfError,
       comm: this.target.comm,
       exe: this.target.exe,
@@ -305,6 +326,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   }
 
   private onEvent(e: RuntimeEvent): void {
+    if (this.reported) return; // a syscall in flight at stop: after the report, it changes nothing
     this.eventTotal++;
     this.eventCounts[e.kind] = (this.eventCounts[e.kind] ?? 0) + 1;
     if (this.listenerCount('event') > 0) this.emit('event', e);
@@ -390,12 +412,16 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return c;
   }
 
+  private countsInKernel(): boolean {
+    return this.probes !== null && this.probes.hooks.syscalls === 'exact' && this.options.countSyscalls;
+  }
+
   /** Counters while monitoring runs (and after): events seen, kernel drops, syscall counts. */
   stats(): { events: number; drops: DropCounts | null; syscalls: Map<number, number> } {
     return {
       events: this.eventTotal,
       drops: this.probes ? this.probes.drops() : null,
-      syscalls: this.probes ? this.probes.syscallCounts() : (this.proc?.syscallCounts() ?? new Map()),
+      syscalls: this.countsInKernel() ? this.probes!.syscallCounts() : (this.proc?.syscallCounts() ?? new Map()),
     };
   }
 
@@ -422,12 +448,16 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       // the target may be gone: what was seen stands
     }
     this.proc?.stop();
-    if (this.probes) await this.probes.stop();
+    const detached = this.probes?.stop();
+    // The report needs every event, not the detach: it waits out a grace period per tracepoint.
+    if (this.probes) await this.probes.drained;
     if (this.launched && this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
     }
     const report = this.buildReport(reason);
+    this.reported = true;
     this.emit('end', report);
+    await detached;
     this.resolveDone(report);
     return report;
   }
@@ -441,9 +471,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
     let source: Report['syscalls']['source'] = 'none';
     let counts = new Map<number, number>();
-    if (this.probes && this.options.countSyscalls) {
+    if (this.countsInKernel()) {
       source = 'bpf';
-      counts = this.probes.syscallCounts();
+      counts = this.probes!.syscallCounts();
     } else if (this.proc && this.proc.samples() > 0) {
       source = 'sampled';
       counts = this.proc.syscallCounts();

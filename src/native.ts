@@ -17,7 +17,9 @@ export interface NativeProgram {
 
 export interface NativeSessionOptions {
   objectPath: string;
+  syscalls?: 'lean' | 'exact';
   countSyscalls?: boolean;
+  watchExecs?: boolean;
   followChildren?: boolean;
   ringbufBytes?: number;
   debug?: boolean;
@@ -26,7 +28,8 @@ export interface NativeSessionOptions {
 
 /** The addon's Session class (native/addon.cc). */
 export interface NativeSession {
-  start(onBatch: (batch: Buffer) => void, onError: (err: Error) => void): void;
+  /** onDrained: at stop, once the targets' records are delivered and before the probes detach. */
+  start(onBatch: (batch: Buffer) => void, onError: (err: Error) => void, onDrained?: () => void): void;
   stop(): Promise<void>;
   addTarget(pid: number, startTicks: number, rootPid?: number): void;
   removeTarget(pid: number): void;
@@ -35,6 +38,16 @@ export interface NativeSession {
   drops(): number[];
   syscallCounts(): number[];
   programs(): NativeProgram[];
+  hooks(): NativeHooks;
+}
+
+/** The syscall hooks a session ended up with. */
+export interface NativeHooks {
+  syscalls: 'lean' | 'exact';
+  /** Why it is not what was asked for (lean became exact without tracefs). */
+  warnings: string[];
+  /** Syscalls this kernel has no tracepoint for (not built in, so nothing can call them). */
+  absent: string[];
 }
 
 export interface NativeAddon {

@@ -10,18 +10,30 @@
  */
 import { EventEmitter } from 'events';
 import type { KernelEvent, KernelEventKind } from './events';
-import { BPF_OBJECT_PATH, loadAddon, type NativeProgram, type NativeSession } from './native';
+import { BPF_OBJECT_PATH, loadAddon, type NativeHooks, type NativeProgram, type NativeSession } from './native';
 import { readStat } from './proc/stat';
 import { decodeBatch } from './sources/bpf/decode';
 import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
 
+export type SyscallHooks = 'lean' | 'exact';
+
 export interface ProbeOptions {
   /**
-   * Count every syscall of the followed processes, exactly, in the kernel
-   * (default true). It adds one hash lookup to every syscall on the machine,
-   * which `npm run bench` could not tell apart from noise; see README "Cost".
+   * 'lean' (default): one tracepoint per syscall the rules need, so other
+   * syscalls on the host run no program. Needs tracefs, which is mounted when
+   * missing; where it cannot be, the probes hook every syscall instead and
+   * `hooks.warnings` says why. 'exact': hook every syscall (sys_enter/sys_exit)
+   * for exact per-syscall counts and the anonymous-memory check on every
+   * syscall; every process on the host pays for it (see README "Cost").
    */
+  syscalls?: SyscallHooks;
+  /** With exact hooks, count every syscall of the followed processes (default true). */
   countSyscalls?: boolean;
+  /**
+   * Also report every successful exec on the host, by processes nobody
+   * follows (ExecEvent.host): how a watch finds runtimes started after it.
+   */
+  watchExecs?: boolean;
   /** Follow children as they are forked (default true). */
   followChildren?: boolean;
   /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
@@ -101,21 +113,35 @@ export class Probes extends EventEmitter<ProbeEvents> {
   delivered = 0;
   /** Records that failed to decode (should stay 0; counted, never thrown). */
   malformed = 0;
+  /** The syscall hooks in use, and why they differ from what was asked, if they do. */
+  readonly hooks: Readonly<NativeHooks>;
 
   private readonly session: NativeSession;
   private stopped: Promise<void> | null = null;
+  private markDrained!: () => void;
+  /**
+   * Resolves during stop(), once every record of the followed processes has
+   * been delivered and before the probes detach (each syscall tracepoint
+   * waits out a grace period on detach, ~25 ms here): a report can be
+   * written while stop() finishes.
+   */
+  readonly drained: Promise<void> = new Promise((resolve) => (this.markDrained = resolve));
 
   /** Use startProbes(). */
   constructor(options: ProbeOptions = {}) {
     super();
     const { ringBufferBytes } = checkOptions(options);
+    const syscalls = options.syscalls ?? 'lean';
+    if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
     const { Session } = loadAddon();
     const started = process.hrtime.bigint();
     try {
       this.session = new Session({
         objectPath: BPF_OBJECT_PATH,
+        syscalls,
         countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,
+        watchExecs: options.watchExecs ?? false,
         ringbufBytes: ringBufferBytes,
         debug: options.debug ?? false,
         log: options.log as ((level: string, message: string) => void) | undefined,
@@ -124,9 +150,11 @@ export class Probes extends EventEmitter<ProbeEvents> {
       throw toProbeError(err);
     }
     this.attachMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.hooks = Object.freeze(this.session.hooks());
     this.session.start(
       (batch) => this.onBatch(batch),
       (err) => this.emit('error', toProbeError(err)),
+      () => this.markDrained(),
     );
   }
 
@@ -200,7 +228,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
     return { byKind, stash, userspace, total };
   }
 
-  /** Syscall number -> entries by the followed processes (empty unless countSyscalls); final after stop(). */
+  /** Syscall number -> entries by the followed processes (empty unless exact hooks with countSyscalls); final after stop(). */
   syscallCounts(): Map<number, number> {
     const counts = new Map<number, number>();
     this.session.syscallCounts().forEach((n, nr) => {
@@ -219,7 +247,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
    * Safe to call more than once; every call resolves once it is all done.
    */
   stop(): Promise<void> {
-    if (!this.stopped) this.stopped = this.session.stop();
+    if (!this.stopped) this.stopped = this.session.stop().finally(() => this.markDrained());
     return this.stopped;
   }
 

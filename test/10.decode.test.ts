@@ -47,7 +47,7 @@ describe('record layout', () => {
       ev_memfd: L.MEMFD.size, 'ev_memfd.flags': L.MEMFD.flags, 'ev_memfd.name': L.MEMFD.name,
       ev_fork: L.FORK.size, 'ev_fork.child_tgid': L.FORK.childTgid, 'ev_fork.child_tid': L.FORK.childTid,
       'ev_fork.flags': L.FORK.flags, 'ev_fork.child_comm': L.FORK.childComm,
-      ev_exit: L.EXIT.size, 'ev_exit.exit_code': L.EXIT.exitCode,
+      ev_exit: L.EXIT.size, 'ev_exit.exit_code': L.EXIT.exitCode, 'ev_exit.dropped': L.EXIT.dropped,
       ev_anon_syscall: L.ANON_SYSCALL.size, 'ev_anon_syscall.vma_start': L.ANON_SYSCALL.vmaStart,
       'ev_anon_syscall.vma_end': L.ANON_SYSCALL.vmaEnd, 'ev_anon_syscall.vm_flags': L.ANON_SYSCALL.vmFlags,
       'ev_anon_syscall.nr': L.ANON_SYSCALL.nr, EV_ANON_SYSCALL: L.EV.ANON_SYSCALL, WS_STACK_WORDS: L.STACK_WORDS,
@@ -57,7 +57,7 @@ describe('record layout', () => {
       EV_CONNECT: L.EV.CONNECT, EV_MEMFD: L.EV.MEMFD, EV_FORK: L.EV.FORK, EV_EXIT: L.EV.EXIT,
       EV_TYPE_MAX: L.EV_TYPE_MAX, WS_COMM_LEN: L.COMM_LEN, WS_PATH_LEN: L.PATH_LEN, WS_MAX_ARGS: L.MAX_ARGS,
       WS_ARG_LEN: L.ARG_LEN, WS_SUN_PATH_LEN: L.SUN_PATH_LEN, WS_MAX_SYSCALLS: L.MAX_SYSCALLS,
-      WS_DROP_STASH: L.DROP_STASH, WS_EXEC_AT: L.EXEC_AT, WS_EXEC_NO_ENTER: L.EXEC_NO_ENTER, WS_EXEC_ARGS_RAW: L.EXEC_ARGS_RAW,
+      WS_DROP_STASH: L.DROP_STASH, WS_EXEC_AT: L.EXEC_AT, WS_EXEC_NO_ENTER: L.EXEC_NO_ENTER, WS_EXEC_ARGS_RAW: L.EXEC_ARGS_RAW, WS_EXEC_HOST: L.EXEC_HOST,
       WS_FORK_THREAD: L.FORK_THREAD,
     };
     expect(ts).toEqual(c);

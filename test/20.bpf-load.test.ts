@@ -7,6 +7,12 @@ import * as path from 'path';
 import { startProbes, ProbeError } from '../src/probes';
 import { describeBpf, openFds, ROOT, sleep } from './helpers/env';
 
+/** The lean mode's programs, as the object declares them (one per syscall tracepoint). */
+function leanPrograms(): string[] {
+  const names = execFileSync('bpftool', ['btf', 'dump', 'file', path.join(ROOT, 'bpf', 'wasmshark.bpf.o')], { encoding: 'utf8' });
+  return [...names.matchAll(/FUNC '(lean_(?:enter|exit)_\w+)'/g)].map((m) => m[1]);
+}
+
 /** Ids of every BPF program and link loaded in the kernel right now. */
 function kernelIds(kind: 'prog' | 'link'): Set<number> {
   const out = execFileSync('bpftool', [kind, 'show', '--json'], { encoding: 'utf8' });
@@ -29,10 +35,15 @@ describe('options', () => {
 });
 
 describeBpf('loading and teardown', () => {
-  it('attaches every probe, and stop() leaves none of our programs or links in the kernel', async () => {
-    const probes = startProbes({ countSyscalls: true });
+  it.each([
+    ['exact', () => ['sys_enter', 'sys_exit']],
+    // one tracepoint per syscall the rules need; a syscall this kernel does not have has none
+    ['lean', (absent: string[]) => leanPrograms().filter((p) => !absent.some((a) => p.endsWith(`_${a}`)))],
+  ] as const)('%s: attaches every probe, and stop() leaves none of our programs or links in the kernel', async (mode, expected) => {
+    const probes = startProbes({ syscalls: mode, countSyscalls: true });
+    expect(probes.hooks).toMatchObject({ syscalls: mode, warnings: [] });
     const programs = probes.programs();
-    expect(programs.map((p) => p.name).sort()).toEqual(['on_exec', 'on_exit', 'on_fork', 'sys_enter', 'sys_exit']);
+    expect(programs.map((p) => p.name).sort()).toEqual(['on_exec', 'on_exit', 'on_fork', ...expected(probes.hooks.absent)].sort());
     for (const p of programs) expect(p.linkId).toBeGreaterThan(0);
     const progsBefore = kernelIds('prog');
     const linksBefore = kernelIds('link');
@@ -110,4 +121,41 @@ it('ProbeError is an Error', () => {
   const e = new ProbeError('x', { errno: 1, code: 'EPERM' });
   expect(e).toBeInstanceOf(Error);
   expect(e.code).toBe('EPERM');
+});
+
+describeBpf('tracefs for the lean hooks', () => {
+  /** Runs startProbes() in a child inside a mount namespace of its own; returns what it saw. */
+  function probeInNamespace(setup: string, prefix: string[] = []): { hooks: unknown; tracefs: boolean; error?: string } {
+    const script = `
+      const fs = require('fs');
+      const { startProbes } = require(${JSON.stringify(path.join(ROOT, 'dist', 'probes.js'))});
+      try {
+        const p = startProbes();
+        const hooks = p.hooks;
+        p.stop().then(() => console.log(JSON.stringify({ hooks, tracefs: fs.existsSync('/sys/kernel/tracing/events/syscalls') })));
+      } catch (e) { console.log(JSON.stringify({ error: e.message })); }
+    `;
+    // a private mount namespace: what the child mounts or unmounts is gone with it
+    const r = spawnSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `${setup} && exec "$@"`, 'sh', ...prefix, process.execPath, '-e', script],
+      { encoding: 'utf8', cwd: ROOT },
+    );
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  }
+  const UNMOUNT = 'umount -R /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; true';
+
+  it('mounts tracefs when it is missing, and hooks lean', () => {
+    const seen = probeInNamespace(`${UNMOUNT} && test ! -e /sys/kernel/tracing/events`);
+    expect(seen).toMatchObject({ hooks: { syscalls: 'lean', warnings: [] }, tracefs: true });
+  });
+
+  it('without tracefs and without the right to mount it: exact hooks, with one warning that says why', () => {
+    const seen = probeInNamespace(UNMOUNT, ['setpriv', '--inh-caps=-sys_admin', '--bounding-set=-sys_admin']);
+    expect(seen).toMatchObject({ hooks: { syscalls: 'exact' }, tracefs: false });
+    const { warnings } = seen.hooks as { warnings: string[] };
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^tracefs is not mounted at \/sys\/kernel\/tracing and mounting it failed: Operation not permitted; hooking every syscall instead/);
+  });
 });

@@ -80,7 +80,7 @@ describeBpf('probes on real processes', () => {
     const { pid, events } = await follow(['shellcode']);
     const anon = of(events, 'anon-syscall');
     expect(anon).toHaveLength(1);
-    expect(anon[0]).toMatchObject({ pid, nr: 39 });
+    expect(anon[0]).toMatchObject({ pid, nr: 10 }); // mprotect: hooked in every mode
     const wx = of(events, 'mmap').find((m) => m.prot === 7)!;
     expect(anon[0].vmaStart).toBe(wx.result);
     expect(anon[0].ip).toBeGreaterThanOrEqual(wx.result);
@@ -247,5 +247,55 @@ describeBpf('probes on real processes', () => {
     const maps = of(mine, 'mmap');
     expect(maps.some((m) => m.fd >= 0 && m.prot === 5)).toBe(true);
     expect(maps.filter((m) => m.prot === 7 && m.fd === -1)).toHaveLength(1);
+  });
+});
+
+describeBpf('probes with exact syscall hooks (--syscalls exact)', () => {
+  let probes: Probes;
+  const seen: KernelEvent[] = [];
+
+  beforeAll(() => {
+    trigger();
+    probes = startProbes({ syscalls: 'exact' });
+    probes.on('event', (e) => seen.push(e));
+  });
+
+  afterAll(async () => {
+    await probes?.stop();
+  });
+
+  it('sees a raw syscall from anonymous memory that the lean hooks do not cover, and counts every syscall', async () => {
+    expect(probes.hooks.syscalls).toBe('exact');
+    const w = startWaiting(['shellcode', 'getpid']);
+    await parkedInRead(w.pid, 5000);
+    probes.addTarget(w.pid);
+    expect(await w.go()).toBe(0);
+    const deadline = Date.now() + 10000;
+    while (!seen.some((e) => e.kind === 'exit' && e.pid === w.pid) && Date.now() < deadline) await sleep(5);
+    const anon = seen.filter((e) => e.kind === 'anon-syscall' && e.pid === w.pid);
+    expect(anon).toEqual([expect.objectContaining({ nr: 39 })]);
+    // getpid (39) from the shellcode, and the write of its line (1)
+    const counts = probes.syscallCounts();
+    expect(counts.get(39)).toBeGreaterThanOrEqual(1);
+    expect(counts.get(1)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lean hooks do not see that syscall at all', async () => {
+    const lean = startProbes();
+    const got: KernelEvent[] = [];
+    lean.on('event', (e) => got.push(e));
+    try {
+      const w = startWaiting(['shellcode', 'getpid']);
+      await parkedInRead(w.pid, 5000);
+      lean.addTarget(w.pid);
+      expect(await w.go()).toBe(0);
+      const deadline = Date.now() + 10000;
+      while (!got.some((e) => e.kind === 'exit' && e.pid === w.pid) && Date.now() < deadline) await sleep(5);
+      expect(got.filter((e) => e.kind === 'anon-syscall')).toEqual([]);
+      expect(got.filter((e) => e.kind === 'mmap' && e.prot === 7)).toHaveLength(1);
+      expect(lean.syscallCounts().size).toBe(0);
+    } finally {
+      await lean.stop();
+    }
   });
 });

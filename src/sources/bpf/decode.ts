@@ -28,6 +28,7 @@ import {
   EXEC,
   EXEC_ARGS_RAW,
   EXEC_AT,
+  EXEC_HOST,
   EXEC_NO_ENTER,
   EXIT,
   FORK,
@@ -213,6 +214,7 @@ function decodeExec(buf: Buffer, view: DataView, at: number): ExecEvent {
     dfd: view.getInt32(at + EXEC.dfd, true),
     atFlags: view.getUint32(at + EXEC.atFlags, true),
     entrySeen: !(flags & EXEC_NO_ENTER),
+    ...(flags & EXEC_HOST ? { host: true as const } : {}),
     ok: result === 0,
     result,
   };
@@ -291,6 +293,7 @@ function decodeExit(buf: Buffer, view: DataView, at: number): ExitEvent {
     kind: 'exit',
     exitCode: signal === 0 ? (status >> 8) & 0xff : null,
     signal: signal === 0 ? null : signal,
+    dropped: view.getUint32(at + EXIT.dropped, true),
   };
 }
 

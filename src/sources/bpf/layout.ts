@@ -31,6 +31,7 @@ export const DROP_STASH = 0;
 export const EXEC_AT = 0x1;
 export const EXEC_NO_ENTER = 0x2;
 export const EXEC_ARGS_RAW = 0x4;
+export const EXEC_HOST = 0x8;
 export const FORK_THREAD = 0x1;
 
 export const HDR = {
@@ -100,6 +101,7 @@ export const FORK = {
 export const EXIT = {
   size: 64,
   exitCode: 56,
+  dropped: 60,
 } as const;
 
 export const SYSCALL = {
