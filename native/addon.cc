@@ -8,8 +8,17 @@
 #include <string>
 #include <vector>
 
+#include <bpf/libbpf.h>
+
 #include "bpf_session.h"
 #include "poller.h"
+
+// What scripts/build-deps.sh built and this addon links (absent: system libraries).
+#if __has_include("wasmshark_deps.h")
+#include "wasmshark_deps.h"
+#else
+#define WASMSHARK_DEPS "libbpf and libelf from the system (dynamically linked)"
+#endif
 
 namespace wasmshark {
 namespace {
@@ -357,6 +366,10 @@ class Session : public Napi::ObjectWrap<Session> {
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Session", wasmshark::Session::Define(env));
+  Napi::Object build = Napi::Object::New(env);
+  build.Set("libbpf", libbpf_version_string());
+  build.Set("deps", WASMSHARK_DEPS);
+  exports.Set("build", build);
   return exports;
 }
 

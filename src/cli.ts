@@ -11,6 +11,7 @@ import { runDemo } from './demo';
 import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './monitor';
 import { checkOutputPath, reportJson, writeReport, type Report } from './report';
 import { loadRules } from './rules';
+import { BPF_OBJECT_PATH, loadAddon } from './native';
 import { VERSION } from './version';
 
 export const USAGE = `Usage: wasmshark --pid PID [options]
@@ -40,7 +41,8 @@ Options:
                      syscall for exact counts (every process on the host pays)
   --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
   -h, --help         show this help
-  -V, --version      show the version
+  -V, --version      show the version (with --verbose: what the addon was built with)
+  --verbose          with --version: Node, libbpf, the static libraries' sources, the BPF object
 
 Ctrl-C (or SIGTERM, SIGHUP) stops monitoring early and still writes the report;
 a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasmshark ...`;
@@ -59,6 +61,7 @@ export interface CliArgs {
   syscalls?: 'lean' | 'exact';
   help: boolean;
   version: boolean;
+  verbose: boolean;
 }
 
 function parseNumber(flag: string, text: string | undefined, integer: boolean): number {
@@ -71,7 +74,7 @@ function parseNumber(flag: string, text: string | undefined, integer: boolean): 
 }
 
 export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, help: false, version: false };
+  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, help: false, version: false, verbose: false };
   let sawBpf = false;
   let sawNoBpf = false;
   let i = 0;
@@ -98,6 +101,9 @@ export function parseArgs(argv: string[]): CliArgs {
       case '-V':
       case '--version':
         args.version = true;
+        break;
+      case '--verbose':
+        args.verbose = true;
         break;
       case '--pid':
       case '-p':
@@ -163,6 +169,19 @@ export function parseArgs(argv: string[]): CliArgs {
   return args;
 }
 
+/** --version --verbose: what this installation runs with, for bug reports. */
+function buildInfo(): string {
+  const lines = [`node           : ${process.version} (${process.platform}-${process.arch})`];
+  try {
+    const { build } = loadAddon();
+    lines.push(`libbpf         : ${build.libbpf} (linked into the addon)`, ...build.deps.split('; ').map((d) => `built from     : ${d}`));
+  } catch (err) {
+    lines.push(`addon          : not loadable (${(err as Error).message})`);
+  }
+  lines.push(`BPF object     : ${BPF_OBJECT_PATH}`);
+  return `${lines.join('\n')}\n`;
+}
+
 interface Io {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
@@ -187,6 +206,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   }
   if (args.version) {
     io.out.write(`wasmshark ${VERSION}\n`);
+    if (args.verbose) io.out.write(buildInfo());
     return 0;
   }
 

@@ -52,6 +52,8 @@ export interface NativeHooks {
 
 export interface NativeAddon {
   Session: new (options: NativeSessionOptions) => NativeSession;
+  /** What the addon was built with: libbpf's version, and the static libraries' sources. */
+  build: { libbpf: string; deps: string };
 }
 
 let addon: NativeAddon | undefined;

@@ -3,6 +3,7 @@
  * what repeated cycles leak (nothing), and how refusals reach JS.
  */
 import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { startProbes, ProbeError } from '../src/probes';
 import { describeBpf, openFds, ROOT, sleep } from './helpers/env';
@@ -25,6 +26,16 @@ describe('the built addon', () => {
     const deps = execFileSync('ldd', [addon], { encoding: 'utf8' });
     expect(deps).not.toMatch(/libbpf|libelf|libz|libstdc\+\+/);
     expect(deps).toMatch(/libc\.so\.6/);
+  });
+});
+
+describe('what the addon was built with', () => {
+  it('names the static libraries and their Debian sources, as deps/VERSIONS records them, in --version --verbose', () => {
+    const recorded = fs.readFileSync(path.join(ROOT, 'deps', 'VERSIONS'), 'utf8').trim().split('\n');
+    expect(recorded).toEqual([expect.stringMatching(/^libbpf 1\.1\.2 \(Debian source 1\.1\.2-\S+, orig sha256 [0-9a-f]{16}…\)$/), expect.stringMatching(/^elfutils 0\.188 \(Debian source 0\.188-\S+, orig sha256 [0-9a-f]{16}…\)$/)]);
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--version', '--verbose'], { encoding: 'utf8' });
+    expect(out).toContain('libbpf         : v1.1 (linked into the addon)');
+    for (const line of recorded) expect(out).toContain(`built from     : ${line}`);
   });
 });
 
