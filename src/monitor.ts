@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
-import type { ExecEvent, RuntimeEvent } from './events';
+import type { ExecEvent, ProcRwxEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
 import { ProbeError, startProbes, type DropCounts, type Probes, type SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
@@ -103,6 +103,11 @@ function normalize(options: MonitorOptions): Readonly<Normalized> {
   return Object.freeze({ bpf, timeout, rules, pollIntervalMs, syscalls, countSyscalls: countSyscalls !== false, ringBufferBytes: options.ringBufferBytes });
 }
 
+/** How long an RWX region from /proc waits for the kernel's record of it: well over the reader's 10 ms poll. */
+const REGION_SETTLE_MS = 100;
+/** RWX regions waiting at most (a hostile target mapping thousands cannot grow the queue without bound). */
+const MAX_DEFERRED_REGIONS = 4096;
+
 /** Children listed in the report at most (a fork storm must not grow the monitor without bound). */
 const MAX_CHILDREN = 10000;
 
@@ -153,6 +158,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private timer: NodeJS.Timeout | null = null;
   private ending: Promise<Report> | null = null;
   private reported = false;
+  /** RWX regions from /proc waiting for the kernel's events up to the scan (see onEvent). */
+  private regionsToJudge: ProcRwxEvent[] = [];
+  private regionTimer: NodeJS.Timeout | null = null;
   private resolveDone!: (r: Report) => void;
   private child: ChildProcess | null = null;
 
@@ -393,7 +401,33 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         }
         break; // AF_UNIX and others: the rules look at the path
       }
+      case 'rwx-region':
+        // The kernel reports how a region was made, but its record can still be on its way
+        // (wake-ups are batched, up to 10 ms): judged from /proc alone meanwhile, the same
+        // region would count twice. So judge it once the kernel's events have caught up.
+        if (this.probes && !this.probes.isStopped) {
+          this.deferRegion(e);
+          return;
+        }
+        break;
     }
+    this.judge(e);
+  }
+
+  private deferRegion(e: ProcRwxEvent): void {
+    if (this.regionsToJudge.length < MAX_DEFERRED_REGIONS) this.regionsToJudge.push(e);
+    this.regionTimer ??= setTimeout(() => this.judgeDeferredRegions(), REGION_SETTLE_MS);
+  }
+
+  private judgeDeferredRegions(): void {
+    if (this.regionTimer) clearTimeout(this.regionTimer);
+    this.regionTimer = null;
+    const regions = this.regionsToJudge;
+    this.regionsToJudge = [];
+    for (const r of regions) this.judge(r);
+  }
+
+  private judge(e: RuntimeEvent): void {
     const findings = this.rules.evaluate(e, {
       procChildren: !this.probes,
       isLaunchExec: (x) => this.isLaunchExec(x),
@@ -451,6 +485,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     const detached = this.probes?.stop();
     // The report needs every event, not the detach: it waits out a grace period per tracepoint.
     if (this.probes) await this.probes.drained;
+    this.judgeDeferredRegions();
     if (this.launched && this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
     }

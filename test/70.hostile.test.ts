@@ -635,7 +635,7 @@ describe('what reaches the console and the report', () => {
       fc.property(fc.array(anyText, { maxLength: 4 }), anyText, anyText, anyText, fc.boolean(), (cmdline, exe, comm, msg, colour) => {
         const { view, out, err } = renderer(colour);
         const runtime = { name: comm || 'x', engine: msg, version: exe, jit: 'rwx-mprotect' as const, modules: [] };
-        const info: MonitorInfo = { pid: 42, runtime, bpf: false, bpfError: msg, comm, exe, cmdline, launched: false };
+        const info: MonitorInfo = { pid: 42, runtime, bpf: false, syscalls: null, bpfError: msg, comm, exe, cmdline, launched: false };
         view.banner(info, '0.1.0');
         view.warning(msg);
         view.summary({ ...baseReport(), bpf_used: false, bpf_error: msg, drops: { total: 3, by_kind: { mmap: 3 }, stash: 0, userspace: 0, malformed: 0 } }, exe || 'r.json');
