@@ -27,6 +27,13 @@ export interface Finding {
   wxRegion?: { start: number; from: 'kernel' | 'maps' };
   /** SSH credentials exposed (scored once). */
   ssh?: boolean;
+  /**
+   * Exposure, not behaviour: what the process could reach but was not seen
+   * using (a secret in its environment). It adds its points but sets no
+   * floor under the score. Everything a process did is behaviour, so a rule
+   * that says nothing here is behaviour.
+   */
+  exposure?: boolean;
   /** Memory the runtime's JIT legitimately made code (not scored; /proc RWX regions inside it are expected). */
   jitRange?: { start: number; end: number };
 }

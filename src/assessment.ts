@@ -5,7 +5,7 @@
  * judge the same events under other rules (scripts/scenarios.js does).
  */
 import { AlertBook, type Alert, type Finding } from './alerts';
-import { LEVEL_POINTS, threatScore } from './score';
+import { LEVEL_POINTS, scoreBreakdown, type ScoreBreakdown } from './score';
 
 const MAX_RANGES_PER_PID = 4096;
 
@@ -52,6 +52,11 @@ export class Assessment {
   }
 
   score(): number {
-    return threatScore({ alerts: this.book.all(), wxRegions: this.regions });
+    return this.breakdown().score;
+  }
+
+  /** The score with what it is made of. */
+  breakdown(): ScoreBreakdown {
+    return scoreBreakdown({ alerts: this.book.all(), wxRegions: this.regions });
   }
 }

@@ -8,6 +8,7 @@ import type { Alert, Level } from './alerts';
 import type { MonitorInfo } from './monitor';
 import { describeRuntime } from './runtime/identify';
 import type { Report } from './report';
+import { floorDecided } from './score';
 
 const MAX_LINE = 400;
 
@@ -35,6 +36,13 @@ export function escapeText(text: string, max = MAX_LINE): string {
     shown++;
   }
   return out;
+}
+
+/** What decided the score, when it was not the sum: the alert that set the floor. */
+function scoreNote(report: Report): string {
+  const b = report.score_breakdown;
+  if (!b.floor || !floorDecided(b)) return '';
+  return `  (floor: ${b.floor.level} ${escapeText(b.floor.rule, 80)})`;
 }
 
 interface Palette {
@@ -134,7 +142,7 @@ export class ConsoleRenderer {
     const count = (level: Level) => report.alerts.filter((a) => a.level === level).length;
     const rows = [
       ['Verdict', this.p.verdict(report.verdict, report.verdict)],
-      ['Threat Score', `${report.threat_score.toFixed(1)}/100`],
+      ['Threat Score', `${report.threat_score.toFixed(1)}/100${scoreNote(report)}`],
       ['eBPF Active', report.bpf_used ? '✓ kprobe/tracepoint' : `✗ /proc polling only${report.bpf_error ? ` (${escapeText(report.bpf_error, 120)})` : ''}`],
       ['Alerts', `${count('CRITICAL')} critical, ${count('HIGH')} high, ${count('MEDIUM')} medium, ${count('LOW') + count('INFO')} low/info`],
       ['Connections', `${report.new_connections} new`],

@@ -11,7 +11,7 @@ export type { MonitorOptions, MonitorCommandOptions, MonitorInfo, MonitorEvents 
 export type { Alert, Finding, Level, Category } from './alerts';
 export type { Report, ReportAlert, ReportChild, ReportConnection, EndReason } from './report';
 export { writeReport } from './report';
-export { threatScore, verdict, type Verdict } from './score';
+export { scoreBreakdown, threatScore, verdict, type ScoreBreakdown, type ScoreContribution, type Verdict } from './score';
 export { DEFAULT_RULES, loadRules, type RulesConfig } from './rules';
 export * from './events';
 export { startProbes, Probes, ProbeError } from './probes';

@@ -17,7 +17,7 @@ import { launch, type LaunchOptions } from './launch';
 import { ProbeError, startProbes, type DropCounts, type Probes, type SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import { readStat } from './proc/stat';
-import { reportAlert, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
+import { reportAlert, reportScoreBreakdown, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
 import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
 import { verdict } from './score';
 import { MapsCache } from './runtime/callsite';
@@ -500,7 +500,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private buildReport(reason: EndReason): Report {
     const alerts = this.assessment.alerts();
     const wxRegions = this.assessment.wxRegions;
-    const score = this.assessment.score();
+    const breakdown = this.assessment.breakdown();
+    const score = breakdown.score;
     const runtime = this.runtimeOf(this.pid) ?? identifyRuntime(this.target.exe);
     const ended = Date.now();
 
@@ -528,6 +529,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       alerts: alerts.map(reportAlert),
       new_connections: this.connections.size,
       rwx_regions: wxRegions,
+      score_breakdown: reportScoreBreakdown(breakdown),
       schema_version: SCHEMA_VERSION,
       tool: { name: 'wasmshark', version: VERSION },
       mode: this.probes ? 'bpf' : 'proc',

@@ -8,7 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Alert, Category, Level } from './alerts';
-import type { Verdict } from './score';
+import type { ScoreBreakdown, Verdict } from './score';
 
 export const SCHEMA_VERSION = 1;
 
@@ -19,6 +19,8 @@ export interface ReportAlert {
   description: string;
   evidence: string;
   rule: string;
+  /** With the rule, names the alert (the score breakdown refers to alerts by both). */
+  key: string;
   count: number;
   first_seen: string;
   last_seen: string;
@@ -53,6 +55,8 @@ export interface Report {
   alerts: ReportAlert[];
   new_connections: number;
   rwx_regions: number;
+  /** What threat_score is made of: min(100, max(sum, floor)). */
+  score_breakdown: ScoreBreakdown;
   schema_version: number;
   tool: { name: string; version: string };
   mode: 'bpf' | 'proc';
@@ -98,10 +102,21 @@ export function reportAlert(a: Alert): ReportAlert {
     description: truncate(a.description),
     evidence: truncate(a.evidence),
     rule: a.rule,
+    key: truncate(a.key),
     count: a.count,
     first_seen: new Date(a.firstSeen).toISOString(),
     last_seen: new Date(a.lastSeen).toISOString(),
     pid: a.pid,
+  };
+}
+
+/** The breakdown for the report: keys cut as the alerts' are, so each still matches its alert. */
+export function reportScoreBreakdown(b: ScoreBreakdown): ScoreBreakdown {
+  return {
+    ...b,
+    contributions: b.contributions.map((c) => ({ ...c, key: truncate(c.key) })),
+    ssh: { ...b.ssh, key: b.ssh.key === null ? null : truncate(b.ssh.key) },
+    floor: b.floor && { ...b.floor, key: truncate(b.floor.key) },
   };
 }
 

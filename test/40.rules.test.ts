@@ -6,12 +6,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AlertBook, type Alert, type Finding } from '../src/alerts';
-import { escapeText } from '../src/console';
-import type { ConnectEvent, ExecEvent, KernelEvent, MmapEvent, MprotectEvent, TaskInfo } from '../src/events';
-import { checkOutputPath, writeReport, type Report } from '../src/report';
+import fc from 'fast-check';
+import { ConsoleRenderer, escapeText } from '../src/console';
+import type { ConnectEvent, ExecEvent, KernelEvent, MmapEvent, MprotectEvent, RuntimeEvent, TaskInfo } from '../src/events';
+import { checkOutputPath, reportAlert, writeReport, type Report } from '../src/report';
 import { DEFAULT_RULES, loadRules, RuleSet, type RuleContext } from '../src/rules';
 import { globToRegExp } from '../src/rules/config';
-import { threatScore, verdict } from '../src/score';
+import { scoreBreakdown, threatScore, verdict } from '../src/score';
+import { expectScoreExplained } from './helpers/score';
 
 const task: TaskInfo = { pid: 100, tid: 100, ppid: 1, uid: 0, comm: 'wasmtime', timeNs: 1n, ip: 0x401000 };
 const ctx: RuleContext = {
@@ -172,21 +174,136 @@ describe('alert book', () => {
 describe('score and verdict', () => {
   const alert = (level: Alert['level'], extra: Partial<Alert> = {}): Alert =>
     ({ rule: 'r', key: String(Math.random()), level, category: 'MEMORY', title: '', description: '', evidence: '', pid: 1, count: 1, firstSeen: 0, lastSeen: 0, ...extra });
+  const sum = (alerts: Alert[], wxRegions = 0) => scoreBreakdown({ alerts, wxRegions }).sum;
 
-  it('weights levels, adds 40 per W+X region and 20 once for SSH, caps at 100', () => {
-    expect(threatScore({ alerts: [], wxRegions: 0 })).toBe(0);
-    expect(threatScore({ alerts: [alert('MEDIUM')], wxRegions: 0 })).toBe(5);
-    expect(threatScore({ alerts: [alert('HIGH'), alert('HIGH')], wxRegions: 0 })).toBe(30);
-    expect(threatScore({ alerts: [alert('CRITICAL')], wxRegions: 1 })).toBe(70);
-    expect(threatScore({ alerts: [alert('CRITICAL')], wxRegions: 2 })).toBe(100);
-    expect(threatScore({ alerts: [alert('HIGH', { ssh: true }), alert('HIGH', { ssh: true })], wxRegions: 0 })).toBe(50);
-    expect(threatScore({ alerts: [alert('LOW'), alert('INFO')], wxRegions: 0 })).toBe(0);
+  it("sums the seed's weights: per level, 40 per W+X region, 20 once for SSH", () => {
+    expect(sum([])).toBe(0);
+    expect(sum([alert('MEDIUM')])).toBe(5);
+    expect(sum([alert('HIGH'), alert('HIGH')])).toBe(30);
+    expect(sum([alert('CRITICAL')], 1)).toBe(70);
+    expect(sum([alert('CRITICAL')], 2)).toBe(110);
+    expect(sum([alert('HIGH', { ssh: true }), alert('HIGH', { ssh: true })])).toBe(50);
+    expect(sum([alert('LOW'), alert('INFO')])).toBe(0);
+    expect(sum([alert('LOW', { ssh: true })])).toBe(0);
+  });
+
+  it('one decisive act is enough: the worst behaviour alert sets a floor, CRITICAL 70, HIGH 40', () => {
+    const fileless = alert('CRITICAL', { rule: 'process.fileless', key: 'k' });
+    expect(scoreBreakdown({ alerts: [fileless, alert('MEDIUM')], wxRegions: 0 })).toMatchObject({
+      sum: 35,
+      floor: { points: 70, rule: 'process.fileless', key: 'k', level: 'CRITICAL' },
+      score: 70,
+    });
+    expect(threatScore({ alerts: [alert('HIGH')], wxRegions: 0 })).toBe(40);
+    expect(threatScore({ alerts: [alert('HIGH'), alert('HIGH'), alert('HIGH')], wxRegions: 0 })).toBe(45); // the sum, when higher
+    expect(threatScore({ alerts: [alert('MEDIUM'), alert('MEDIUM')], wxRegions: 0 })).toBe(10); // MEDIUM sets none
+    expect(threatScore({ alerts: [alert('CRITICAL')], wxRegions: 3 })).toBe(100); // capped
+    expect(scoreBreakdown({ alerts: [alert('HIGH', { rule: 'a' }), alert('CRITICAL', { rule: 'b' })], wxRegions: 0 }).floor?.rule).toBe('b');
+  });
+
+  it('exposure adds its points and sets no floor: a developer shell stays SUSPICIOUS 50', () => {
+    const found = rules.evaluate({ kind: 'env', pid: 100, names: ['HOME', 'SSH_AUTH_SOCK', 'AWS_SECRET_ACCESS_KEY'] }, ctx);
+    expect(found.map((f) => f.exposure)).toEqual([true, true]);
+    const book = new AlertBook();
+    for (const f of found) book.add(f);
+    const b = scoreBreakdown({ alerts: book.all(), wxRegions: 0 });
+    expect(b).toMatchObject({ sum: 50, floor: null, score: 50, ssh: { points: 20, rule: 'credentials.env', key: 'SSH_AUTH_SOCK' } });
+    expect(verdict(b.score)).toBe('SUSPICIOUS');
+    const token = rules.evaluate({ kind: 'env', pid: 100, names: ['GITHUB_TOKEN'] }, ctx);
+    expect(threatScore({ alerts: token.map((f) => ({ ...f, count: 1, firstSeen: 0, lastSeen: 0 })), wxRegions: 0 })).toBe(15);
+  });
+
+  it('every rule that does not say exposure is behaviour, whatever its category', () => {
+    // a category the scorer has never heard of still sets the floor
+    const newcomer = alert('CRITICAL', { category: 'MONITOR' as Alert['category'], rule: 'monitor.example' });
+    expect(scoreBreakdown({ alerts: [newcomer], wxRegions: 0 }).floor).toMatchObject({ points: 70, rule: 'monitor.example' });
+    const events: RuntimeEvent[] = [
+      mmap(),
+      mprotect({ prot: 5, oldFlags: 3 }),
+      exec({}),
+      connect({ address: '127.0.0.1', port: 9001 }),
+      { kind: 'file', pid: 100, fd: 5, path: '/etc/shadow' },
+      { ...task, kind: 'syscall', nr: 101, name: 'ptrace', args: [0, 0, 0], compat: false },
+    ];
+    const findings = events.flatMap((e) => rules.evaluate(e, ctx));
+    expect(findings.length).toBeGreaterThanOrEqual(events.length);
+    expect(findings.filter((f) => f.exposure)).toEqual([]);
+  });
+
+  it("a rules file's levels move the floor with them", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-levels-'));
+    try {
+      const file = path.join(dir, 'r.json');
+      fs.writeFileSync(file, JSON.stringify({ levels: { 'process.child': 'MEDIUM', 'network.outbound': 'CRITICAL', 'credentials.env': 'CRITICAL' } }));
+      const custom = new RuleSet(loadRules(file));
+      const scored = (e: Parameters<RuleSet['evaluate']>[0]) => {
+        const book = new AlertBook();
+        for (const f of custom.evaluate(e, ctx)) book.add(f);
+        return scoreBreakdown({ alerts: book.all(), wxRegions: 0 });
+      };
+      expect(scored(exec({ filename: '/usr/bin/id', image: '/usr/bin/id', argv: ['id'] }))).toMatchObject({ sum: 5, floor: null, score: 5 });
+      expect(scored(connect({}))).toMatchObject({ sum: 30, floor: { points: 70, rule: 'network.outbound', level: 'CRITICAL' }, score: 70 });
+      // raised, exposure is still exposure
+      expect(scored({ kind: 'env', pid: 100, names: ['GITHUB_TOKEN'] })).toMatchObject({ sum: 30, floor: null, score: 30 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the breakdown lets a reader recompute any score', () => {
+    const anyAlert = fc.record({
+      level: fc.constantFrom<Alert['level']>('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'),
+      ssh: fc.boolean(),
+      exposure: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(anyAlert, { maxLength: 12 }), fc.nat(5), (specs, wxRegions) => {
+        const book = new AlertBook();
+        specs.forEach((x, i) => book.add({ ...alert(x.level, x), key: `k${i}`, rule: `rule.${i}` }));
+        const alerts = book.all();
+        const b = scoreBreakdown({ alerts, wxRegions });
+        const report = {
+          alerts: alerts.map(reportAlert),
+          rwx_regions: wxRegions,
+          score_breakdown: b,
+          threat_score: b.score,
+          verdict: verdict(b.score),
+        } as unknown as Report;
+        expectScoreExplained(report);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('verdict thresholds', () => {
     expect([0, 14, 15, 39, 40, 69, 70, 100].map(verdict)).toEqual([
       'CLEAN', 'CLEAN', 'POTENTIALLY_UNWANTED', 'POTENTIALLY_UNWANTED', 'SUSPICIOUS', 'SUSPICIOUS', 'MALICIOUS', 'MALICIOUS',
     ]);
+  });
+});
+
+describe('console summary', () => {
+  const lines = (b: ReturnType<typeof scoreBreakdown>) => {
+    let text = '';
+    const out = { write: (t: string) => ((text += t), true) } as unknown as NodeJS.WritableStream;
+    const view = new ConsoleRenderer(out, out, { colour: false, progress: false, timeout: 8 });
+    const report = {
+      verdict: verdict(b.score), threat_score: b.score, score_breakdown: b, bpf_used: true, bpf_error: null, alerts: [], new_connections: 0,
+      rwx_regions: b.wx.regions, syscalls: { source: 'bpf', total: 0, top: [] }, drops: { total: 0 }, duration: 8, end_reason: 'timeout',
+    } as unknown as Report;
+    view.summary(report, null);
+    return text.split('\n');
+  };
+  const alert = (level: Alert['level'], rule: string): Alert =>
+    ({ rule, key: rule, level, category: 'PROCESS', title: '', description: '', evidence: '', pid: 1, count: 1, firstSeen: 0, lastSeen: 0 });
+
+  it('names the alert that set the floor when the floor decided, and nothing more when the sum did', () => {
+    expect(lines(scoreBreakdown({ alerts: [alert('CRITICAL', 'process.fileless')], wxRegions: 0 }))).toContain(
+      'Threat Score   : 70.0/100  (floor: CRITICAL process.fileless)',
+    );
+    expect(lines(scoreBreakdown({ alerts: [alert('HIGH', 'process.child')], wxRegions: 0 }))).toContain('Threat Score   : 40.0/100  (floor: HIGH process.child)');
+    expect(lines(scoreBreakdown({ alerts: [alert('CRITICAL', 'memory.wx-mmap')], wxRegions: 7 }))).toContain('Threat Score   : 100.0/100');
+    expect(lines(scoreBreakdown({ alerts: [], wxRegions: 0 }))).toContain('Threat Score   : 0.0/100');
   });
 });
 

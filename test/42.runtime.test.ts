@@ -8,7 +8,7 @@ import type { MmapEvent, MprotectEvent, ProcRwxEvent, TaskInfo } from '../src/ev
 import { MapsCache, type CallSite } from '../src/runtime/callsite';
 import { describeRuntime, identifyRuntime, readGoBuildInfo, type RuntimeInfo } from '../src/runtime/identify';
 import { DEFAULT_RULES, RuleSet, type RuleContext } from '../src/rules';
-import { trigger } from './helpers/env';
+import { ROOT, trigger } from './helpers/env';
 
 const task: TaskInfo = { pid: 300, tid: 300, ppid: 1, uid: 0, comm: 'node', timeNs: 1n, ip: 0x7f0000100000 };
 const V8: RuntimeInfo = { name: 'node', engine: 'V8', version: '20.20.2', jit: 'rwx-mprotect', modules: ['/usr/bin/node'] };
@@ -90,6 +90,15 @@ describe('runtime identification', () => {
     const r = identifyRuntime(process.execPath);
     expect(r).toMatchObject({ name: 'node', engine: 'V8', jit: 'rwx-mprotect', version: process.versions.node, modules: [process.execPath] });
     expect(describeRuntime(r)).toBe(`node ${process.versions.node} (V8, JIT: RWX code space via mprotect)`);
+  });
+
+  it("names deno with the version read from its binary's bytes", () => {
+    const dir = path.join(ROOT, 'node_modules', '@deno', 'linux-x64-glibc');
+    const { version } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const deno = path.join(dir, 'deno');
+    const r = identifyRuntime(deno);
+    expect(r).toMatchObject({ name: 'deno', engine: 'V8', jit: 'rwx-mprotect', version, modules: [deno] });
+    expect(describeRuntime(r)).toBe(`deno ${version} (V8, JIT: RWX code space via mprotect)`);
   });
 
   it('an ordinary program is not a runtime', () => {

@@ -19,8 +19,9 @@ import type { MonitorInfo } from '../src/monitor';
 import { readFdTargets, socketInodes } from '../src/proc/fds';
 import { MAX_ENV_NAME_BYTES, MAX_ENV_NAMES, parseEnvironNames, parseMaps, parseNetTable, parseSyscall } from '../src/proc/parse';
 import { parseStat } from '../src/proc/stat';
-import { MAX_STRING, reportAlert, reportJson, truncate, writeReport, type Report } from '../src/report';
+import { MAX_STRING, reportAlert, reportJson, reportScoreBreakdown, truncate, writeReport, type Report } from '../src/report';
 import { DEFAULT_RULES, RuleSet } from '../src/rules';
+import { scoreBreakdown } from '../src/score';
 import type { RuleContext } from '../src/rules';
 import { decodeBatch, formatIPv6 } from '../src/sources/bpf/decode';
 import * as L from '../src/sources/bpf/layout';
@@ -544,6 +545,7 @@ const stripOwnColour = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 function baseReport(): Report {
   return {
     pid: 1, verdict: 'CLEAN', threat_score: 0, bpf_used: true, duration: 1, alerts: [], new_connections: 0, rwx_regions: 0,
+    score_breakdown: scoreBreakdown({ alerts: [], wxRegions: 0 }),
     schema_version: 1, tool: { name: 'wasmshark', version: '0.1.0' }, mode: 'bpf', bpf_error: null,
     started_at: new Date(0).toISOString(), ended_at: new Date(0).toISOString(), end_reason: 'timeout',
     target: { pid: 1, comm: 'x', exe: '/x', cmdline: [], launched: false, exit_code: null, exit_signal: null, runtime: { name: 'unknown', engine: '', version: null, jit: 'unknown' } },
@@ -653,9 +655,11 @@ describe('what reaches the console and the report', () => {
     try {
       fc.assert(
         fc.property(fc.array(procEvent, { maxLength: 4 }), fc.array(anyText, { maxLength: 4 }), anyText, anyText, (events, argv, exe, comm) => {
+          const alerts = collect(events);
           const report: Report = {
             ...baseReport(),
-            alerts: collect(events).map(reportAlert),
+            alerts: alerts.map(reportAlert),
+            score_breakdown: reportScoreBreakdown(scoreBreakdown({ alerts, wxRegions: 0 })),
             bpf_error: exe,
             target: { ...baseReport().target, comm, exe: truncate(exe, 1024), cmdline: argv.map((a) => truncate(a, 1024)) },
             children: [{ pid: 2, ppid: 1, program: truncate(exe, 1024), argv, exit_code: 0, signal: null }],

@@ -27,6 +27,7 @@ export class SecretMatchers {
         evidence: `key=${name} (value redacted)`,
         pid: e.pid,
         ssh: name === 'SSH_AUTH_SOCK',
+        exposure: true,
       }));
   }
 

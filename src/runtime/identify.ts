@@ -43,7 +43,9 @@ const EXECUTABLES: Record<string, Known> = {
   nodejs: { name: 'node', engine: 'V8', jit: 'rwx-mprotect', version: ['/download/release/v', /^(\d+\.\d+\.\d+)\//] },
   bun: { name: 'bun', engine: 'JavaScriptCore', jit: 'rwx-mmap', version: ['Bun v', /^(\d+\.\d+\.\d+)/] },
   workerd: { name: 'workerd', engine: 'V8', jit: 'rwx-mprotect' },
-  deno: { name: 'deno', engine: 'V8', jit: 'rwx-mprotect', version: ['deno ', /^(\d+\.\d+\.\d+)/] },
+  // Deno compiles in its user agent in both release forms, "Deno/2.9.6" and "Deno/2.9.6+<commit>"; only the
+  // second is unmistakable (a bundled exporter's "…-Deno/0.80.0" comes earlier in the binary)
+  deno: { name: 'deno', engine: 'V8', jit: 'rwx-mprotect', version: ['Deno/', /^(\d+\.\d+\.\d+)\+[0-9a-f]{7,40}/] },
   wasmtime: { name: 'wasmtime', engine: 'Cranelift', jit: 'wx-strict', version: ['wasmtime ', /^(\d+\.\d+\.\d+)/] },
   wasmer: { name: 'wasmer', engine: 'Cranelift/LLVM/Singlepass', jit: 'wx-strict', version: ['wasmer ', /^(\d+\.\d+\.\d+)/] },
   wasmedge: { name: 'wasmedge', engine: 'WasmEdge', jit: 'wx-strict' },
