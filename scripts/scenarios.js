@@ -4,7 +4,10 @@
  * side, wasmshark's verdicts and those of the naive rule set: the same rules
  * with runtime awareness off, so every W+X or EXEC change counts as if no
  * runtime made it. Then precision and recall of each, where a positive is a
- * MALICIOUS or SUSPICIOUS verdict.
+ * MALICIOUS or SUSPICIOUS verdict. Every row runs through the library here,
+ * the one-act rows with the CLI's timing (attached after 1 s, judged for 4 s),
+ * so that the naive rule set can judge the same events; npm test runs those
+ * rows through the CLI itself (test/62.verdicts.test.ts).
  *
  *   sudo npm run scenarios      (needs root, `npm run build`, cc)
  *
@@ -19,6 +22,7 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..');
 const { corpus } = require(path.join(ROOT, 'test', 'scenarios', 'corpus.js'));
 const { runScenario, metrics } = require(path.join(ROOT, 'test', 'scenarios', 'run.js'));
+const { floorDecided } = require(path.join(ROOT, 'dist', 'score.js'));
 
 function compile(source, out, flags = []) {
   execFileSync('cc', ['-O2', '-pthread', source, '-o', out, ...flags]);
@@ -36,6 +40,7 @@ async function main() {
     node: process.execPath,
     bun: path.join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
     workerd: path.join(ROOT, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd'),
+    deno: path.join(ROOT, 'node_modules', '@deno', 'linux-x64-glibc', 'deno'),
     trigger: compile(path.join(ROOT, 'test', 'fixtures', 'trigger.c'), path.join(work, 'trigger')),
     evilAddon: compile(path.join(ROOT, 'test', 'scenarios', 'workloads', 'evil-addon.c'), path.join(work, 'evil-addon.node'), [
       '-shared',
@@ -53,6 +58,8 @@ async function main() {
         expected: s.verdict,
         verdict: report.verdict,
         score: report.threat_score,
+        // what decided the score: the sum, or the alert that set the floor
+        decidedBy: floorDecided(report.score_breakdown) ? `floor: ${report.score_breakdown.floor.level} ${report.score_breakdown.floor.rule}` : 'sum',
         naiveVerdict: naive.verdict,
         naiveScore: naive.score,
       });
@@ -65,9 +72,9 @@ async function main() {
   const naive = metrics(rows, (r) => r.naiveVerdict);
   const pct = (x) => `${(100 * x).toFixed(0)}%`;
   const md = [
-    '| scenario | label | expected | wasmshark | naive |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${r.label} | ${r.expected} | ${r.verdict} (${r.score}) | ${r.naiveVerdict} (${r.naiveScore}) |`),
+    '| scenario | label | expected | wasmshark | score from | naive |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${r.label} | ${r.expected} | ${r.verdict} (${r.score}) | ${r.decidedBy} | ${r.naiveVerdict} (${r.naiveScore}) |`),
     '',
     '| rule set | precision | recall | TP | FP | FN | TN |',
     '|---|---|---|---|---|---|---|',

@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { buildFixture, describeBpf, ROOT, sleep, trigger } from './helpers/env';
+import { expectScoreExplained } from './helpers/score';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 
@@ -134,6 +135,10 @@ describeBpf('eBPF mode', () => {
       }
       expect(report.alerts[0]).toMatchObject({ level: 'CRITICAL', category: 'MEMORY', title: 'W+X mmap() via eBPF tracepoint' });
       expect(report.alerts[0].count).toBeGreaterThanOrEqual(7);
+      // the sum (one CRITICAL and a region every 2 s) decided, not the floor: the console says nothing more
+      expectScoreExplained(report);
+      expect(report.score_breakdown.sum).toBeGreaterThan(100);
+      expect(report.score_breakdown.floor).toMatchObject({ points: 70, rule: 'memory.wx-mmap', level: 'CRITICAL' });
     } finally {
       wx.kill();
     }

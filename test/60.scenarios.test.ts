@@ -1,10 +1,14 @@
 /**
- * The labelled scenario corpus end to end: benign runtimes doing JIT work
- * must stay CLEAN with no HIGH or CRITICAL alert; each attack must get its
- * declared verdict and required alerts.
+ * The labelled scenario corpus end to end, through the library: benign
+ * runtimes doing JIT work must stay CLEAN with no HIGH or CRITICAL alert;
+ * each attack must get its declared verdict and required alerts; every
+ * score must be recomputable from its breakdown. (The one-act rows run
+ * through the CLI in test/62.)
  */
-import * as path from 'path';
-import { buildFixture, describeBpf, ROOT, trigger } from './helpers/env';
+import type { Report } from '../src/report';
+import { describeBpf } from './helpers/env';
+import { scenarioPaths } from './helpers/scenarios';
+import { expectScoreExplained } from './helpers/score';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { corpus } = require('./scenarios/corpus.js');
@@ -16,35 +20,24 @@ interface Scenario {
   label: 'benign' | 'malicious';
   verdict: string;
   required: string[];
+  cli?: boolean;
 }
 
-const nodeInclude = path.join(path.dirname(process.execPath), '..', 'include', 'node');
-const paths = {
-  node: process.execPath,
-  bun: path.join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
-  workerd: path.join(ROOT, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd'),
-  get trigger() {
-    return trigger();
-  },
-  get evilAddon() {
-    return buildFixture('test/scenarios/workloads/evil-addon.c', ['-shared', '-fPIC', `-I${nodeInclude}`]);
-  },
-};
-
 describeBpf('scenario corpus', () => {
-  const scenarios: Scenario[] = corpus(paths);
+  const scenarios: Scenario[] = corpus(scenarioPaths).filter((s: Scenario) => !s.cli);
 
   it.each(scenarios.map((s) => [s.name, s] as const))('%s', async (_name, s) => {
-    const { report } = await runScenario(s);
-    const rules = report.alerts.map((a: { rule: string }) => a.rule);
+    const { report }: { report: Report } = await runScenario(s);
+    const rules = report.alerts.map((a) => a.rule);
     // on failure, say what was seen
-    const seen = report.alerts.map((a: { level: string; rule: string; evidence: string }) => `${a.level} ${a.rule} ${a.evidence}`);
-    const serious = report.alerts.filter((a: { level: string }) => a.level === 'HIGH' || a.level === 'CRITICAL');
+    const seen = report.alerts.map((a) => `${a.level} ${a.rule} ${a.evidence}`);
+    const serious = report.alerts.filter((a) => a.level === 'HIGH' || a.level === 'CRITICAL');
     if (s.label === 'benign') {
       expect({ serious, verdict: report.verdict }).toEqual({ serious: [], verdict: 'CLEAN' });
     } else {
       expect({ verdict: report.verdict, rules, seen }).toEqual({ verdict: s.verdict, rules: expect.arrayContaining(s.required), seen });
     }
+    expectScoreExplained(report);
     expect(report.drops.total).toBe(0);
   }, 60000);
 });

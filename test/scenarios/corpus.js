@@ -2,19 +2,35 @@
  * The labelled scenario corpus: real runtimes doing their normal JIT work
  * (benign), and attacks inside or beside them (malicious). Each declares the
  * verdict it must get and the alerts (rule ids) it must raise. Used by
- * test/60.scenarios.test.ts and scripts/scenarios.js.
+ * test/60.scenarios.test.ts, test/62.verdicts.test.ts and scripts/scenarios.js.
  *
- * `paths` gives the programs: node, bun, workerd, trigger (test/fixtures/trigger.c),
- * evilAddon (workloads/evil-addon.c built as a Node addon).
+ * Rows marked `cli` are one decisive act each: the process repeats its act
+ * every 2 s (`trigger --every 2000`, or the workload's own loop), is attached
+ * after 1 s and judged for `timeout` seconds, the way an analyst runs
+ * `wasmshark --pid N --bpf --timeout T --output r.json`; npm test runs them
+ * through the CLI (test/62), the others through the library (test/60).
+ *
+ * `paths` gives the programs: node, bun, workerd, deno, trigger
+ * (test/fixtures/trigger.c), evilAddon (workloads/evil-addon.c built as a
+ * Node addon).
  */
 'use strict';
 const path = require('path');
 
 const W = (f) => path.join(__dirname, 'workloads', f);
 
+/** Seconds each `cli` row is monitored: with an act every 2 s from attach at 1 s, two acts fall inside. */
+const CLI_TIMEOUT = 4;
+
+// Deno otherwise asks its release server for a newer version now and then: not what the workload does
+const DENO_ENV = { DENO_NO_UPDATE_CHECK: '1' };
+
 function corpus(paths) {
   const benign = (over) => ({ label: 'benign', verdict: 'CLEAN', required: [], ...over });
   const malicious = (over) => ({ label: 'malicious', ...over });
+  const act = (over) => ({ cli: true, attachAfterMs: 1000, timeout: CLI_TIMEOUT, ...over });
+  const every = (...args) => [paths.trigger, '--every', '2000', ...args];
+  const deno = (...args) => ({ command: [paths.deno, 'run', '--no-prompt', ...args], env: DENO_ENV });
   return [
     benign({ name: 'node: WASM workload, launched', command: [paths.node, W('wasm-loop.js'), '1500'] }),
     benign({ name: 'node: WASM workload, attached after warm-up', command: [paths.node, W('wasm-loop.js'), '4000'], attachAfterMs: 1500 }),
@@ -22,6 +38,8 @@ function corpus(paths) {
     benign({ name: 'bun: WASM workload, attached after warm-up', command: [paths.bun, W('wasm-loop.js'), '4000'], attachAfterMs: 1500 }),
     benign({ name: 'workerd: WASM worker serving requests, launched', command: [paths.workerd, 'serve', '$CONFIG'], workerd: true }),
     benign({ name: 'workerd: WASM worker, attached after warm-up', command: [paths.workerd, 'serve', '$CONFIG'], workerd: true, attachAfterMs: 1 }),
+    benign({ name: 'deno: WASM workload, launched', ...deno(W('deno-wasm.mjs'), 'loop', '1500') }),
+    benign({ name: 'deno: WASM workload, attached after warm-up', ...deno(W('deno-wasm.mjs'), 'loop', '4000'), attachAfterMs: 1500 }),
     benign({ name: 'C: syscall-heavy program (mmap/munmap loop)', command: [paths.trigger, 'churn', '1000000'] }),
 
     malicious({ name: 'C: W+X shellcode staging, main thread', command: [paths.trigger, 'wx', '1'], verdict: 'MALICIOUS', required: ['memory.wx-mmap'] }),
@@ -44,20 +62,56 @@ function corpus(paths) {
       verdict: 'MALICIOUS',
       required: ['memory.jit-foreign-site'],
     }),
-    malicious({ name: 'node: runtime spawns a shell', command: [paths.node, W('node-spawn-shell.js')], verdict: 'SUSPICIOUS', required: ['process.shell'] }),
+    malicious({ name: 'node: runtime spawns a shell', command: [paths.node, W('node-spawn-shell.js')], verdict: 'MALICIOUS', required: ['process.shell'] }),
     malicious({
       name: "node: runtime's child subscribes to a Stratum mining pool",
       command: [paths.node, W('node-child-miner.js'), '$POOL_PORT'],
       pool: true,
-      verdict: 'SUSPICIOUS',
+      verdict: 'MALICIOUS',
       required: ['network.port', 'process.shell'],
     }),
     malicious({
       name: "node: runtime's child executes a payload from memfd",
       command: [paths.node, W('node-memfd-child.js'), paths.trigger],
-      verdict: 'SUSPICIOUS',
+      verdict: 'MALICIOUS',
       required: ['process.fileless'],
     }),
+    malicious({
+      name: 'deno: a host function runs a shell through Deno.Command',
+      ...deno('--allow-run=/bin/sh', W('deno-wasm.mjs'), 'shell', '1500'),
+      verdict: 'MALICIOUS',
+      required: ['process.shell'],
+    }),
+
+    // one decisive act each, judged through the CLI
+    act(benign({ name: 'deno: WASM workload, attached (CLI)', ...deno(W('deno-wasm.mjs'), 'loop', '0') })),
+    act(benign({ name: 'node: WASM workload, attached (CLI)', command: [paths.node, W('wasm-loop.js'), '60000'] })),
+    act(benign({ name: 'C: syscall-heavy loop, attached (CLI)', command: [paths.trigger, '--every', '10', 'churn', '1000000'] })),
+    act(malicious({ name: 'C: executes a payload from a memfd (fexecve), every 2 s (CLI)', command: every('memfd-exec'), verdict: 'MALICIOUS', required: ['process.fileless'] })),
+    act(malicious({
+      name: 'deno: Deno.Command runs /bin/sh -c true, every 2 s (CLI)',
+      ...deno('--allow-run=/bin/sh', W('deno-wasm.mjs'), 'shell', '0'),
+      verdict: 'MALICIOUS',
+      required: ['process.shell'],
+    })),
+    act(malicious({ name: 'C: fork + exec /bin/sh -c true, every 2 s (CLI)', command: every('fork-exec', '/bin/sh', '-c', 'true'), verdict: 'MALICIOUS', required: ['process.shell'] })),
+    act(malicious({ name: 'C: posix_spawn /usr/bin/id, every 2 s (CLI)', command: every('spawn', '/usr/bin/id'), verdict: 'SUSPICIOUS', required: ['process.child'] })),
+    act(malicious({
+      name: 'C: double fork, the grandchild runs uname -a, every 2 s (CLI)',
+      command: every('double-fork', '/usr/bin/uname', '-a'),
+      verdict: 'SUSPICIOUS',
+      required: ['process.child'],
+    })),
+    act(malicious({ name: 'C: connects to 127.0.0.1:9001 (Tor), every 2 s (CLI)', command: every('connect', '127.0.0.1', '9001'), listen: ['127.0.0.1', 9001], verdict: 'SUSPICIOUS', required: ['network.port'] })),
+    act(malicious({ name: 'C: connects to [::1]:9050 (Tor), every 2 s (CLI)', command: every('connect', '::1', '9050'), listen: ['::1', 9050], verdict: 'SUSPICIOUS', required: ['network.port'] })),
+    act(malicious({
+      name: "C: a child sends a Stratum subscribe to a local pool, every 2 s (CLI)",
+      command: every('stratum', '127.0.0.1', '$POOL_PORT'),
+      pool: true,
+      verdict: 'SUSPICIOUS',
+      required: ['network.port', 'network.outbound'],
+    })),
+    act(malicious({ name: 'C: code written to RW memory, then mprotect R+X, every 2 s (CLI)', command: every('unpack'), verdict: 'SUSPICIOUS', required: ['memory.wx-violation'] })),
   ];
 }
 

@@ -2,9 +2,10 @@
  * Runs one scenario under the monitor (built dist/), and judges the same
  * events a second time with runtime awareness off ("naive": every W+X or
  * EXEC change judged as if no runtime made it), for the comparison table.
+ * runCli runs a scenario through the CLI instead, as an analyst would.
  */
 'use strict';
-const { spawn } = require('child_process');
+const { execFile, spawn } = require('child_process');
 const fs = require('fs');
 const http = require('http');
 const net = require('net');
@@ -101,35 +102,57 @@ function naiveJudgement(events, rootPid, launched) {
   return { score, verdict: ws.verdict(score), alerts: assessment.alerts().map((a) => a.rule) };
 }
 
-async function runScenario(s, { timeout = 30 } = {}) {
-  const cleanup = [];
+/** Listens on ADDRESS:PORT if it is free, so that a connection there is established; null if taken. */
+async function listener(address, port) {
+  const server = net.createServer((sock) => sock.destroy());
+  const ok = await new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => resolve(true));
+  });
+  return ok ? server : null;
+}
+
+/** What a scenario needs around it (a fake pool, a listener, a workerd config): its command, and how to undo it. */
+async function prepare(s, cleanup) {
   let command = [...s.command];
   let port = 0;
-  try {
-    if (s.pool) {
-      const pool = await stratumPool();
-      cleanup.push(() => pool.close());
-      command = command.map((a) => (a === '$POOL_PORT' ? String(pool.address().port) : a));
-    }
-    if (s.workerd) {
-      port = await freePort();
-      const cfg = workerdConfig(port);
-      cleanup.push(() => fs.rmSync(cfg.dir, { recursive: true, force: true }));
-      command = command.map((a) => (a === '$CONFIG' ? cfg.file : a));
-    }
+  if (s.pool) {
+    const pool = await stratumPool();
+    cleanup.push(() => pool.close());
+    command = command.map((a) => (a === '$POOL_PORT' ? String(pool.address().port) : a));
+  }
+  if (s.listen) {
+    const server = await listener(...s.listen);
+    if (server) cleanup.push(() => server.close());
+  }
+  if (s.workerd) {
+    port = await freePort();
+    const cfg = workerdConfig(port);
+    cleanup.push(() => fs.rmSync(cfg.dir, { recursive: true, force: true }));
+    command = command.map((a) => (a === '$CONFIG' ? cfg.file : a));
+  }
+  return { command, port, env: { ...process.env, ...s.env } };
+}
 
+/** Starts the scenario's program unmonitored and waits `attachAfterMs`; it is killed on cleanup. */
+async function startUnmonitored(s, command, env, port, cleanup) {
+  const child = spawn(command[0], command.slice(1), { stdio: 'ignore', env });
+  cleanup.push(() => child.kill('SIGKILL'));
+  if (s.workerd) await waitServing(port); // warm-up: its first request is served unmonitored
+  await sleep(s.attachAfterMs);
+  return child.pid;
+}
+
+async function runScenario(s, { timeout = s.timeout ?? 30 } = {}) {
+  const cleanup = [];
+  try {
+    const { command, port, env } = await prepare(s, cleanup);
     const events = [];
     let m;
-    let pid;
     if (s.attachAfterMs) {
-      const child = spawn(command[0], command.slice(1), { stdio: 'ignore' });
-      cleanup.push(() => child.kill('SIGKILL'));
-      pid = child.pid;
-      if (s.workerd) await waitServing(port); // warm-up: its first request is served unmonitored
-      await sleep(s.attachAfterMs);
-      m = ws.monitor(pid, { timeout });
+      m = ws.monitor(await startUnmonitored(s, command, env, port, cleanup), { timeout });
     } else {
-      m = ws.monitorCommand(command[0], command.slice(1), { stdio: 'ignore', timeout });
+      m = ws.monitorCommand(command[0], command.slice(1), { stdio: 'ignore', timeout, env });
     }
     m.on('event', (e) => events.push(e));
     m.on('error', () => {});
@@ -143,6 +166,33 @@ async function runScenario(s, { timeout = 30 } = {}) {
     }
     const report = await m.done;
     return { report, naive: naiveJudgement(events, report.pid, report.target.launched) };
+  } finally {
+    for (const f of cleanup.reverse()) f();
+  }
+}
+
+/**
+ * Runs an attached scenario through the CLI: `wasmshark --pid N --bpf
+ * --timeout T --output FILE`. Resolves with the exit code, the console
+ * output and the report.
+ */
+async function runCli(s, { timeout = s.timeout ?? 30 } = {}) {
+  if (!s.attachAfterMs) throw new Error(`${s.name}: the CLI rows attach to a running process`);
+  const cleanup = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-verdicts-'));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    const { command, port, env } = await prepare(s, cleanup);
+    const pid = await startUnmonitored(s, command, env, port, cleanup);
+    const output = path.join(dir, 'r.json');
+    const args = [path.join(ROOT, 'dist', 'cli.js'), '--pid', String(pid), '--bpf', '--timeout', String(timeout), '--output', output];
+    const { code, stdout, stderr } = await new Promise((resolve) => {
+      execFile(process.execPath, args, { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    const report = fs.existsSync(output) ? JSON.parse(fs.readFileSync(output, 'utf8')) : null;
+    return { code, stdout, stderr, report };
   } finally {
     for (const f of cleanup.reverse()) f();
   }
@@ -162,4 +212,4 @@ function metrics(rows, pick) {
   return { tp, fp, fn, tn, precision: tp + fp ? tp / (tp + fp) : 1, recall: tp + fn ? tp / (tp + fn) : 1 };
 }
 
-module.exports = { runScenario, metrics, naiveJudgement };
+module.exports = { runScenario, runCli, metrics, naiveJudgement };
