@@ -5,7 +5,8 @@
 export const LEVELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'] as const;
 export type Level = (typeof LEVELS)[number];
 
-export type Category = 'MEMORY' | 'PROCESS' | 'NETWORK' | 'CREDENTIALS' | 'FILE';
+/** MONITOR: attacks on the monitor itself (a flood that makes it drop events). */
+export type Category = 'MEMORY' | 'PROCESS' | 'NETWORK' | 'CREDENTIALS' | 'FILE' | 'MONITOR';
 
 /** What a rule produces for one event. */
 export interface Finding {
@@ -59,6 +60,23 @@ export class AlertBook {
       return null;
     }
     const alert: Alert = { ...finding, count: 1, firstSeen: now, lastSeen: now };
+    this.byKey.set(id, alert);
+    return alert;
+  }
+
+  /**
+   * For a finding whose count is measured rather than counted (events lost so
+   * far): the first call makes the alert, later ones restate its text and set
+   * its count. Returns the alert if it is new.
+   */
+  set(finding: Finding, count: number, now = Date.now()): Alert | null {
+    const id = `${finding.rule}\u0000${finding.key}`;
+    const known = this.byKey.get(id);
+    if (known) {
+      Object.assign(known, { level: finding.level, title: finding.title, description: finding.description, evidence: finding.evidence, count, lastSeen: now });
+      return null;
+    }
+    const alert: Alert = { ...finding, count, firstSeen: now, lastSeen: now };
     this.byKey.set(id, alert);
     return alert;
   }

@@ -24,6 +24,11 @@ export class Assessment {
     return this.book.add(f);
   }
 
+  /** A finding with a measured count (see AlertBook.set); returns the alert when it is a new one. */
+  set(f: Finding, count: number, now = Date.now()): Alert | null {
+    return this.book.set(f, count, now);
+  }
+
   private noteRange(pid: number, start: number, end: number): void {
     let ranges = this.kernelRanges.get(pid);
     if (!ranges) this.kernelRanges.set(pid, (ranges = []));

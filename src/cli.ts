@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * wasmshark --pid PID [--bpf | --no-bpf] [--timeout SECS] [--output FILE] [--rules FILE]
- * wasmshark [options] -- COMMAND [ARGS...]
+ * wasmshark [options] [--user NAME|UID | --as-root] -- COMMAND [ARGS...]
  *
  * Exit status: 0 when monitoring completed (whatever the verdict), 1 when it
  * could not run or the report could not be written, 2 for bad usage.
@@ -12,6 +12,7 @@ import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './mo
 import { checkOutputPath, reportJson, writeReport, type Report } from './report';
 import { loadRules } from './rules';
 import { BPF_OBJECT_PATH, loadAddon } from './native';
+import { resolveUser, sudoOwner, sudoUser, type FileOwner, type UserIdentity } from './user';
 import { VERSION } from './version';
 
 export const USAGE = `Usage: wasmshark --pid PID [options]
@@ -40,12 +41,16 @@ Options:
                      sample syscall frequency from /proc; exact: hook every
                      syscall for exact counts (every process on the host pays)
   --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
+  --user NAME|UID    run COMMAND as this user (launch mode)
+  --as-root          under sudo, run COMMAND as root rather than as you
   -h, --help         show this help
   -V, --version      show the version (with --verbose: what the addon was built with)
   --verbose          with --version: Node, libbpf, the static libraries' sources, the BPF object
 
 Ctrl-C (or SIGTERM, SIGHUP) stops monitoring early and still writes the report;
-a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasmshark ...`;
+a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasmshark ...
+Under sudo, COMMAND runs as the user who ran sudo (their groups, HOME, USER),
+never as root unless --as-root says so, and the report file is theirs.`;
 
 export class UsageError extends Error {}
 
@@ -59,6 +64,10 @@ export interface CliArgs {
   rules?: string;
   ringBuffer?: number;
   syscalls?: 'lean' | 'exact';
+  /** Launch mode: run the command as this user (name or uid). */
+  user?: string;
+  /** Launch mode under sudo: keep root for the command. */
+  asRoot: boolean;
   help: boolean;
   version: boolean;
   verbose: boolean;
@@ -74,7 +83,7 @@ function parseNumber(flag: string, text: string | undefined, integer: boolean): 
 }
 
 export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, help: false, version: false, verbose: false };
+  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, asRoot: false, help: false, version: false, verbose: false };
   let sawBpf = false;
   let sawNoBpf = false;
   let i = 0;
@@ -143,6 +152,16 @@ export function parseArgs(argv: string[]): CliArgs {
         args.syscalls = mode;
         break;
       }
+      case '--user':
+      case '-u': {
+        const user = value();
+        if (!user) throw new UsageError('--user needs a user name or uid');
+        args.user = user;
+        break;
+      }
+      case '--as-root':
+        args.asRoot = true;
+        break;
       case '--rules': {
         const file = value();
         if (!file) throw new UsageError('--rules needs a file name');
@@ -157,15 +176,19 @@ export function parseArgs(argv: string[]): CliArgs {
   }
   if (sawBpf && sawNoBpf) throw new UsageError('--bpf and --no-bpf cannot be used together');
   args.bpf = sawBpf ? true : sawNoBpf ? false : 'auto';
+  if (args.user !== undefined && args.asRoot) throw new UsageError('--user and --as-root cannot be used together');
   if (args.help || args.version) return args;
   if (args.demo) {
-    if (args.pid !== undefined || args.command || args.output || args.rules) {
+    if (args.pid !== undefined || args.command || args.output || args.rules || args.user !== undefined || args.asRoot) {
       throw new UsageError('demo takes no target, --output or --rules (only --bpf / --no-bpf)');
     }
     return args;
   }
   if (args.pid !== undefined && args.command) throw new UsageError('use either --pid or -- COMMAND, not both');
   if (args.pid === undefined && !args.command) throw new UsageError('nothing to monitor: give --pid PID or -- COMMAND');
+  if (args.pid !== undefined && (args.user !== undefined || args.asRoot)) {
+    throw new UsageError(`${args.asRoot ? '--as-root' : '--user'} is for launch mode (-- COMMAND); --pid watches a process as it runs`);
+  }
   return args;
 }
 
@@ -185,6 +208,30 @@ function buildInfo(): string {
 interface Io {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
+}
+
+/**
+ * Who a launched command runs as: --user; else, as root, the user who ran
+ * sudo, unless --as-root; root without sudo keeps root, with a warning; null
+ * means this process's own user.
+ */
+function launchUser(args: CliArgs, io: Io): UserIdentity | null {
+  const euid = process.geteuid?.() ?? -1;
+  if (args.user !== undefined) {
+    const user = resolveUser(args.user);
+    if (euid === 0) return user;
+    if (user.uid !== euid) throw new Error(`--user ${args.user}: running a command as another user needs root`);
+    return null;
+  }
+  if (euid !== 0) {
+    if (args.asRoot) throw new Error('--as-root: wasmshark is not running as root');
+    return null;
+  }
+  if (args.asRoot) return null;
+  const invoking = sudoUser();
+  if (invoking) return invoking;
+  io.err.write('wasmshark: warning: the command runs as root (not started through sudo): give --user NAME to run it unprivileged, or --as-root if root is meant\n');
+  return null;
 }
 
 function fatal(io: Io, message: string, usage = false): number {
@@ -214,15 +261,23 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
 
   const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls };
   let output: string | undefined;
+  let owner: FileOwner | null = null;
   let m: Monitor;
   try {
-    if (args.output) output = checkOutputPath(args.output);
+    owner = sudoOwner();
+    if (args.output) output = checkOutputPath(args.output, owner);
     if (args.rules) options.rules = loadRules(args.rules);
     if (args.bpf !== false && process.getuid?.() !== 0) {
       options.bpf = false;
       io.err.write(`wasmshark: warning: eBPF probes need root (sudo env "PATH=$PATH" wasmshark ...); using /proc polling\n`);
     }
-    m = args.command ? monitorCommand(args.command[0], args.command.slice(1), options) : monitor(args.pid!, options);
+    if (args.command) {
+      const user = launchUser(args, io);
+      const as = user ? { uid: user.uid, gid: user.gid, groups: user.groups } : {};
+      m = monitorCommand(args.command[0], args.command.slice(1), { ...options, ...as });
+    } else {
+      m = monitor(args.pid!, options);
+    }
   } catch (err) {
     fatal(io, (err as Error).message);
     return 2;
@@ -276,7 +331,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   let code = report.end_reason === 'error' ? 1 : 0;
   if (output) {
     try {
-      writeReport(output, report);
+      writeReport(output, report, owner);
       written = args.output!;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

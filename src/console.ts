@@ -7,7 +7,7 @@
 import type { Alert, Level } from './alerts';
 import type { MonitorInfo } from './monitor';
 import { describeRuntime } from './runtime/identify';
-import type { Report } from './report';
+import type { Report, ReportUser } from './report';
 import { floorDecided } from './score';
 
 const MAX_LINE = 400;
@@ -43,6 +43,12 @@ function scoreNote(report: Report): string {
   const b = report.score_breakdown;
   if (!b.floor || !floorDecided(b)) return '';
   return `  (floor: ${b.floor.level} ${escapeText(b.floor.rule, 80)})`;
+}
+
+/** `alice (uid 1000, gid 1000, groups 27,1000)`; a uid without a name shows as the number. */
+export function describeUser(u: ReportUser): string {
+  const groups = u.groups.length ? `, groups ${u.groups.join(',')}` : '';
+  return u.name !== null ? `${u.name} (uid ${u.uid}, gid ${u.gid}${groups})` : `uid ${u.uid} (gid ${u.gid}${groups})`;
 }
 
 interface Palette {
@@ -99,6 +105,7 @@ export class ConsoleRenderer {
     ];
     if (info.exe) lines.push(`Executable     : ${escapeText(info.exe)}`);
     lines.push(`Runtime        : ${escapeText(describeRuntime(info.runtime))}`);
+    if (info.user) lines.push(`User           : ${escapeText(describeUser(info.user))}`);
     lines.push(
       `Probes         : ${
         !info.bpf
@@ -144,6 +151,8 @@ export class ConsoleRenderer {
       ['Verdict', this.p.verdict(report.verdict, report.verdict)],
       ['Threat Score', `${report.threat_score.toFixed(1)}/100${scoreNote(report)}`],
       ['eBPF Active', report.bpf_used ? '✓ kprobe/tracepoint' : `✗ /proc polling only${report.bpf_error ? ` (${escapeText(report.bpf_error, 120)})` : ''}`],
+      // so a CLEAN from a degraded run is never read as a CLEAN from a full one
+      ['Coverage', report.coverage.level === 'full' ? 'full' : `partial (${escapeText(report.coverage.reasons.join('; '), 240)})`],
       ['Alerts', `${count('CRITICAL')} critical, ${count('HIGH')} high, ${count('MEDIUM')} medium, ${count('LOW') + count('INFO')} low/info`],
       ['Connections', `${report.new_connections} new`],
       ['RWX regions', String(report.rwx_regions)],

@@ -4,18 +4,26 @@
  * whose host talks Stratum to a local fake pool and stages W+X memory through
  * a native host function. Everything stays on this machine; no compiler is
  * needed (the stager ships prebuilt).
+ *
+ * As root the samples never run as root: as the user who ran sudo, else as
+ * nobody, from a copy of the sample files that user can read (the package
+ * may sit in root's own npm cache).
  */
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import { ConsoleRenderer, escapeText, wantsColour } from './console';
 import { monitorCommand, type MonitorOptions } from './monitor';
 import { PACKAGE_ROOT } from './native';
 import type { Report } from './report';
+import { resolveUser, sudoUser, type UserIdentity } from './user';
 import { VERSION } from './version';
 
 const DEMO_DIR = path.join(PACKAGE_ROOT, 'demo');
 export const STAGER_PATH = path.join(DEMO_DIR, 'prebuilt', 'stager.node');
+const SAMPLE_FILES = ['benign.js', 'miner.js', 'miner-wasm.js'];
+
 /** Stratum ports the rules know; the fake pool takes the first free one. */
 const POOL_PORTS = [3333, 4444, 5555, 7777, 14444];
 
@@ -60,9 +68,26 @@ async function fakePool(): Promise<net.Server> {
   throw new Error(`cannot start the demo's fake mining pool: ports ${POOL_PORTS.join(', ')} are all taken`);
 }
 
-async function runSample(io: Io, title: string, args: string[], options: MonitorOptions): Promise<Report> {
+/** A root-owned directory anyone can read, holding the samples and the stager. */
+function copySamples(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-demo-'));
+  fs.chmodSync(dir, 0o755);
+  for (const f of SAMPLE_FILES) fs.copyFileSync(path.join(DEMO_DIR, f), path.join(dir, f), fs.constants.COPYFILE_EXCL);
+  fs.copyFileSync(STAGER_PATH, path.join(dir, path.basename(STAGER_PATH)), fs.constants.COPYFILE_EXCL);
+  for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
+  return dir;
+}
+
+interface SampleOptions extends MonitorOptions {
+  user: UserIdentity | null;
+  dir: string;
+}
+
+async function runSample(io: Io, title: string, args: string[], options: SampleOptions): Promise<Report> {
   io.out.write(`\n── ${title} ${'─'.repeat(Math.max(0, 60 - title.length))}\n`);
-  const m = monitorCommand(process.execPath, args, { ...options, stdio: ['ignore', 'ignore', 'inherit'] });
+  const { user, dir, ...monitorOptions } = options;
+  const as = user ? { uid: user.uid, gid: user.gid, groups: user.groups } : {};
+  const m = monitorCommand(process.execPath, args, { ...monitorOptions, ...as, cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   const view = new ConsoleRenderer(io.out, io.err, { colour: wantsColour(io.out), progress: false, timeout: options.timeout ?? 0 });
   m.on('ready', (info) => view.banner(info, VERSION));
   m.on('alert', (a) => view.alert(a));
@@ -87,15 +112,25 @@ export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
         '           connection; run `sudo wasmshark demo` to see the kernel view: every mmap, exec and connect.\n',
     );
   }
-  const options: MonitorOptions = { bpf, timeout: 30 };
+  let user: UserIdentity | null = null;
+  if (process.geteuid?.() === 0) {
+    try {
+      user = sudoUser() ?? resolveUser('nobody');
+    } catch (err) {
+      io.err.write(`wasmshark: error: the demo's samples cannot run unprivileged: ${escapeText((err as Error).message)}\n`);
+      return 1;
+    }
+  }
+  const dir = user ? copySamples() : DEMO_DIR;
+  const options: SampleOptions = { bpf, timeout: 30, user, dir };
   const pool = await fakePool();
   const port = (pool.address() as net.AddressInfo).port;
   try {
-    const benign = await runSample(io, 'sample 1: benign WebAssembly workload (Node)', [path.join(DEMO_DIR, 'benign.js')], options);
+    const benign = await runSample(io, 'sample 1: benign WebAssembly workload (Node)', [path.join(dir, 'benign.js')], options);
     const miner = await runSample(
       io,
       `sample 2: WebAssembly cryptominer (fake pool on 127.0.0.1:${port})`,
-      [path.join(DEMO_DIR, 'miner.js'), String(port), STAGER_PATH],
+      [path.join(dir, 'miner.js'), String(port), path.join(dir, path.basename(STAGER_PATH))],
       options,
     );
     io.out.write('\n── demo verdicts ' + '─'.repeat(46) + '\n');
@@ -104,6 +139,7 @@ export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
     }
   } finally {
     pool.close();
+    if (dir !== DEMO_DIR) fs.rmSync(dir, { recursive: true, force: true });
   }
   return 0;
 }

@@ -12,18 +12,20 @@ import * as fs from 'fs';
 import * as os from 'os';
 import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
+import { assessCoverage } from './coverage';
 import type { ExecEvent, ProcRwxEvent, RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
 import { ProbeError, startProbes, type DropCounts, type Probes, type SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import { readStat } from './proc/stat';
-import { reportAlert, reportScoreBreakdown, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection } from './report';
+import { reportAlert, reportScoreBreakdown, truncate, SCHEMA_VERSION, type EndReason, type Report, type ReportChild, type ReportConnection, type ReportUser } from './report';
 import { connectionKey, DEFAULT_RULES, outboundFromConnect, outboundFromProc, RuleSet, type Outbound, type RulesConfig } from './rules';
 import { verdict } from './score';
 import { MapsCache } from './runtime/callsite';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import { ProcSource } from './sources/proc/source';
 import { syscallName } from './syscalls';
+import { currentUser, envFor, identityFor, processUser, type UserIdentity } from './user';
 import { VERSION } from './version';
 
 export interface MonitorOptions {
@@ -54,6 +56,16 @@ export interface MonitorCommandOptions extends MonitorOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   stdio?: LaunchOptions['stdio'];
+  /**
+   * Run the command as this user (real, effective and saved uid), with HOME,
+   * USER and LOGNAME set to theirs; it cannot gain privileges through setuid
+   * programs. Needs root. Default: the monitor's own user.
+   */
+  uid?: number;
+  /** Its group (default: the user's primary group from the user database). */
+  gid?: number;
+  /** Its supplementary groups (default: the user's groups in the database, as initgroups sets them). */
+  groups?: number[];
 }
 
 export interface MonitorInfo {
@@ -69,6 +81,8 @@ export interface MonitorInfo {
   exe: string;
   cmdline: string[];
   launched: boolean;
+  /** Who the target runs as (in launch mode, who it is started as). */
+  user: ReportUser | null;
 }
 
 export interface MonitorEvents {
@@ -145,6 +159,14 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private pid = 0;
   private launched = false;
   private launchExecSeen = false;
+  /** Who a launched command runs as, when not the monitor's own user. */
+  private runAs: UserIdentity | null = null;
+  private user: ReportUser | null = null;
+  /** The BPF programs attached, for the report's coverage. */
+  private programNames: string[] = [];
+  private dropTimer: NodeJS.Timeout | null = null;
+  private dropsSeen = 0;
+  private dropsFirstMs = 0;
   private target = { comm: '', exe: '', cmdline: [] as string[], exitCode: null as number | null, exitSignal: null as number | null };
   private readonly children = new Map<number, ReportChild>();
   private readonly connections = new Map<string, ReportConnection>();
@@ -179,6 +201,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       process.nextTick(() => this.startAttached());
     } else {
       if (typeof target.command !== 'string' || target.command === '') throw new TypeError('monitorCommand needs a command');
+      const { uid, gid, groups } = target.launch;
+      if (uid === undefined && (gid !== undefined || groups !== undefined)) throw new TypeError('gid and groups need a uid');
+      if (uid !== undefined) this.runAs = identityFor(uid, gid, groups);
       this.launched = true;
       process.nextTick(() => void this.startLaunched(target.command, target.args, target.launch));
     }
@@ -193,6 +218,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         countSyscalls: this.options.countSyscalls,
         ringBufferBytes: this.options.ringBufferBytes,
       });
+      this.programNames = this.probes.programs().map((p) => p.name);
     } catch (err) {
       const reason = err instanceof ProbeError || err instanceof Error ? err.message : String(err);
       this.bpfError = reason;
@@ -230,6 +256,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private ready(): void {
     this.startedAt = Date.now();
     this.startTimer();
+    // cheap (one map read): a flood shows within a second, not only in the final report
+    if (this.probes) this.dropTimer = setInterval(() => this.checkDrops(), 1000).unref();
     this.emit('ready', {
       pid: this.pid,
       // a launch gate has not exec'd the command yet: judge by the command's file
@@ -241,7 +269,22 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       exe: this.target.exe,
       cmdline: this.target.cmdline,
       launched: this.launched,
+      user: this.user,
     });
+  }
+
+  /** Events lost so far raise (or restate) monitor.blinded: the target may have flooded the monitor to hide something. */
+  private checkDrops(): void {
+    if (!this.probes) return;
+    const drops = this.probes.drops();
+    if (drops.total <= this.dropsSeen) return;
+    const now = Date.now();
+    this.dropsSeen = drops.total;
+    if (this.dropsFirstMs === 0) this.dropsFirstMs = now;
+    for (const f of this.rules.blinded(drops, this.pid, this.dropsFirstMs, now)) {
+      const alert = this.assessment.set(f, drops.total, now);
+      if (alert) this.emit('alert', alert);
+    }
   }
 
   private startAttached(): void {
@@ -250,6 +293,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       this.target.comm = stat?.comm ?? '';
       this.target.exe = readExe(this.pid);
       this.target.cmdline = readCmdline(this.pid);
+      this.user = reportUser(processUser(this.pid));
       this.startProbes();
       if (this.probes) {
         try {
@@ -277,7 +321,14 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private async startLaunched(command: string, args: string[], opts: MonitorCommandOptions): Promise<void> {
     try {
       this.startProbes();
-      const { child, pid } = await launch(this.probes, command, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
+      const runAs = this.runAs;
+      this.user = reportUser(runAs ?? currentUser());
+      const { child, pid } = await launch(this.probes, command, args, {
+        cwd: opts.cwd,
+        env: runAs ? envFor(runAs, opts.env ?? process.env) : opts.env,
+        stdio: opts.stdio,
+        user: runAs ?? undefined,
+      });
       this.child = child;
       this.pid = pid;
       this.target.comm = command.slice(command.lastIndexOf('/') + 1).slice(0, 15);
@@ -476,6 +527,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   private async finish(reason: EndReason): Promise<Report> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.dropTimer) clearInterval(this.dropTimer);
     try {
       this.proc?.scanNow();
     } catch {
@@ -486,6 +538,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     // The report needs every event, not the detach: it waits out a grace period per tracepoint.
     if (this.probes) await this.probes.drained;
     this.judgeDeferredRegions();
+    this.checkDrops(); // every record is in: the counts are final
     if (this.launched && this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
     }
@@ -546,6 +599,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         exit_code: this.target.exitCode,
         exit_signal: this.target.exitSignal,
         runtime: { name: runtime.name, engine: runtime.engine, version: runtime.version, jit: runtime.jit },
+        user: this.user,
       },
       children: [...this.children.values()].slice(0, 1000),
       connections: [...this.connections.values()].slice(0, 1000),
@@ -558,8 +612,24 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         userspace: drops?.userspace ?? 0,
         malformed: this.probes?.malformed ?? 0,
       },
+      coverage: assessCoverage({
+        bpf: this.probes !== null,
+        bpfError: this.bpfError,
+        syscallMode: this.probes?.hooks.syscalls ?? null,
+        hooks: this.programNames,
+        launched: this.launched,
+        drops: drops ?? null,
+        malformed: this.probes?.malformed ?? 0,
+        syscalls: source,
+        pollIntervalMs: this.options.pollIntervalMs,
+        endedOnError: reason === 'error',
+      }),
     };
   }
+}
+
+function reportUser(u: UserIdentity | null): ReportUser | null {
+  return u && { uid: u.uid, gid: u.gid, name: u.name, groups: [...u.groups] };
 }
 
 /** The file a command name runs, as the shell's PATH search finds it ('' if none). */

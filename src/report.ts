@@ -2,12 +2,14 @@
  * The JSON report: the seed's fields first, exactly as it names and types
  * them, then richer fields. Written atomically: a temp file in the same
  * directory (created exclusively, never through a symlink, mode 0600),
- * flushed, then renamed over the destination.
+ * flushed, then renamed over the destination; under sudo it is the invoking
+ * user's (files.ts).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Alert, Category, Level } from './alerts';
+import type { Coverage } from './coverage';
+import { probeWritable, writeFileAtomic, type FileOwner } from './files';
 import type { ScoreBreakdown, Verdict } from './score';
 
 export const SCHEMA_VERSION = 1;
@@ -44,6 +46,15 @@ export interface ReportConnection {
   pid: number;
 }
 
+/** The user a process runs as: effective ids, and its groups. */
+export interface ReportUser {
+  uid: number;
+  gid: number;
+  /** From the user database; null when the uid has none. */
+  name: string | null;
+  groups: number[];
+}
+
 export type EndReason = 'timeout' | 'target-exit' | 'interrupted' | 'stopped' | 'error';
 
 export interface Report {
@@ -75,12 +86,16 @@ export interface Report {
     exit_signal: number | null;
     /** The WebAssembly runtime identified from the executable and its mappings. */
     runtime: { name: string; engine: string; version: string | null; jit: string };
+    /** Who it runs as (in launch mode, who it was started as); null if it was gone before it could be read. */
+    user: ReportUser | null;
   };
   children: ReportChild[];
   connections: ReportConnection[];
   syscalls: { source: 'bpf' | 'sampled' | 'none'; total: number; top: Array<{ name: string; nr: number; count: number }> };
   events: { total: number; by_kind: Record<string, number> };
   drops: { total: number; by_kind: Record<string, number>; stash: number; userspace: number; malformed: number };
+  /** What the verdict rests on: probes, hooks, what could and could not be seen, and whether that is everything. */
+  coverage: Coverage;
 }
 
 /** Longest string kept in the report; longer ones are cut with a marker. */
@@ -137,10 +152,11 @@ export function reportJson(report: Report): string {
 }
 
 /**
- * Checks before monitoring starts that the report can be written there, so a
- * long run does not end in a lost report. Throws a one-line error.
+ * Checks before monitoring starts that the report can be written there (and,
+ * under sudo, given to `owner`), so a long run does not end in a lost report.
+ * Throws a one-line error.
  */
-export function checkOutputPath(file: string): string {
+export function checkOutputPath(file: string, owner?: FileOwner | null): string {
   const resolved = path.resolve(file);
   const dir = path.dirname(resolved);
   let st: fs.Stats;
@@ -155,36 +171,21 @@ export function checkOutputPath(file: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  // Actually create (and remove) a file: access(2) does not see read-only mounts or full quotas.
-  const probe = path.join(dir, `.wasmshark-check-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
-    fs.closeSync(fs.openSync(probe, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600));
-    fs.unlinkSync(probe);
+    probeWritable(dir, owner);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot write report ${file}: ${e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'read-only file system' : e.message}`);
+    const why = e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'read-only file system' : e.message;
+    throw new Error(`cannot write report ${file}: ${e.syscall === 'fchown' ? `cannot give it to uid ${owner!.uid}: ` : ''}${why}`);
   }
   return resolved;
 }
 
-/** Writes the report atomically with mode 0600; a symlink at the path is replaced, never followed. */
-export function writeReport(file: string, report: Report): void {
-  const resolved = path.resolve(file);
-  const tmp = path.join(path.dirname(resolved), `.${path.basename(resolved)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600);
-  try {
-    fs.writeSync(fd, reportJson(report));
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, resolved);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+/**
+ * Writes the report atomically with mode 0600; a symlink at the path is
+ * replaced, never followed. With `owner` (the invoking user under sudo) the
+ * file is theirs.
+ */
+export function writeReport(file: string, report: Report, owner?: FileOwner | null): void {
+  writeFileAtomic(file, reportJson(report), { owner, mode: 0o600 });
 }

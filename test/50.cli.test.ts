@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { buildFixture, describeBpf, ROOT, sleep, trigger } from './helpers/env';
+import { buildFixture, describeBpf, ROOT, sleep, trigger, withoutSudo } from './helpers/env';
 import { expectScoreExplained } from './helpers/score';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -20,7 +20,7 @@ interface Run {
 
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; onStart?: (p: ChildProcess) => void } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...withoutSudo(), NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

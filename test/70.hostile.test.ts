@@ -15,6 +15,7 @@ import type { Alert } from '../src/alerts';
 import { Assessment } from '../src/assessment';
 import { ConsoleRenderer, escapeText } from '../src/console';
 import type { KernelEvent, ProcEvent, RuntimeEvent } from '../src/events';
+import { assessCoverage } from '../src/coverage';
 import type { MonitorInfo } from '../src/monitor';
 import { readFdTargets, socketInodes } from '../src/proc/fds';
 import { MAX_ENV_NAME_BYTES, MAX_ENV_NAMES, parseEnvironNames, parseMaps, parseNetTable, parseSyscall } from '../src/proc/parse';
@@ -26,7 +27,7 @@ import type { RuleContext } from '../src/rules';
 import { decodeBatch, formatIPv6 } from '../src/sources/bpf/decode';
 import * as L from '../src/sources/bpf/layout';
 import { ProcSource } from '../src/sources/proc/source';
-import { describeBpf, ROOT, trigger } from './helpers/env';
+import { describeBpf, ROOT, trigger, withoutSudo } from './helpers/env';
 
 /** Enough runs to find the edge cases below, few enough to keep the file fast. */
 const RUNS = { numRuns: 300 };
@@ -548,9 +549,15 @@ function baseReport(): Report {
     score_breakdown: scoreBreakdown({ alerts: [], wxRegions: 0 }),
     schema_version: 1, tool: { name: 'wasmshark', version: '0.1.0' }, mode: 'bpf', bpf_error: null,
     started_at: new Date(0).toISOString(), ended_at: new Date(0).toISOString(), end_reason: 'timeout',
-    target: { pid: 1, comm: 'x', exe: '/x', cmdline: [], launched: false, exit_code: null, exit_signal: null, runtime: { name: 'unknown', engine: '', version: null, jit: 'unknown' } },
+    target: {
+      pid: 1, comm: 'x', exe: '/x', cmdline: [], launched: false, exit_code: null, exit_signal: null,
+      runtime: { name: 'unknown', engine: '', version: null, jit: 'unknown' }, user: { uid: 0, gid: 0, name: 'root', groups: [0] },
+    },
     children: [], connections: [], syscalls: { source: 'none', total: 0, top: [] }, events: { total: 0, by_kind: {} },
     drops: { total: 0, by_kind: {}, stash: 0, userspace: 0, malformed: 0 },
+    coverage: assessCoverage({
+      bpf: true, bpfError: null, syscallMode: 'lean', hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
+    }),
   };
 }
 
@@ -637,10 +644,15 @@ describe('what reaches the console and the report', () => {
       fc.property(fc.array(anyText, { maxLength: 4 }), anyText, anyText, anyText, fc.boolean(), (cmdline, exe, comm, msg, colour) => {
         const { view, out, err } = renderer(colour);
         const runtime = { name: comm || 'x', engine: msg, version: exe, jit: 'rwx-mprotect' as const, modules: [] };
-        const info: MonitorInfo = { pid: 42, runtime, bpf: false, syscalls: null, bpfError: msg, comm, exe, cmdline, launched: false };
+        // a user name comes from the user database, which a local admin (or NSS source) chooses
+        const user = { uid: 1000, gid: 1000, name: comm, groups: [1000] };
+        const info: MonitorInfo = { pid: 42, runtime, bpf: false, syscalls: null, bpfError: msg, comm, exe, cmdline, launched: false, user };
         view.banner(info, '0.1.0');
         view.warning(msg);
-        view.summary({ ...baseReport(), bpf_used: false, bpf_error: msg, drops: { total: 3, by_kind: { mmap: 3 }, stash: 0, userspace: 0, malformed: 0 } }, exe || 'r.json');
+        const coverage = assessCoverage({
+          bpf: false, bpfError: msg, syscallMode: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'sampled', pollIntervalMs: 500, endedOnError: false,
+        });
+        view.summary({ ...baseReport(), bpf_used: false, bpf_error: msg, drops: { total: 3, by_kind: { mmap: 3 }, stash: 0, userspace: 0, malformed: 0 }, coverage }, exe || 'r.json');
         expect(stripOwnColour(out.text)).not.toMatch(TERMINAL_UNSAFE);
         expect(stripOwnColour(err.text)).not.toMatch(TERMINAL_UNSAFE);
         expect(err.text.split('\n')).toHaveLength(2); // one warning line
@@ -694,9 +706,9 @@ describeBpf('a child with a hostile name and arguments, end to end (CLI, eBPF)',
       // the program name: an erase-screen escape, an RLO, C1 CSI and a byte that is not UTF-8;
       // its arguments: a newline with an OSC title, and a CESU-8 surrogate (no lone surrogate may come out of it)
       const script = `n=$(printf 'evil\\033[2J\\342\\200\\256\\302\\233\\377'); cp /bin/true "$1/$n"; "$1/$n" "$(printf 'a\\nb\\033]0;pwned\\007')" "$(printf '\\355\\240\\200')"`;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--bpf', '--output', out, '--', 'sh', '-c', script, 'sh', dir], {
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--bpf', '--output', out, '--as-root', '--', 'sh', '-c', script, 'sh', dir], {
         encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
+        env: { ...withoutSudo(), NO_COLOR: '1' },
       });
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/\[HIGH\] PROCESS Child process spawned: evil\\x1b\[2J\\u\{202e\}\\x9b\ufffd\n/);

@@ -13,7 +13,7 @@ import type { RuntimeEvent } from '../src/events';
 import { parkedInRead } from '../src/launch';
 import { monitor, type Monitor } from '../src/monitor';
 import type { Report } from '../src/report';
-import { describeBpf, ROOT, sleep, startWaiting, trigger } from './helpers/env';
+import { describeBpf, ROOT, sleep, startWaiting, trigger, withoutSudo } from './helpers/env';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -30,7 +30,7 @@ interface Run {
 function cli(args: string[], opts: { prefix?: string[]; onStdout?: (text: string, p: ChildProcess) => void; pauseStdout?: boolean; onStart?: (p: ChildProcess) => void } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
-    const p = spawn(argv[0], argv.slice(1), { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(argv[0], argv.slice(1), { env: { ...withoutSudo(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stderr!.on('data', (d) => (stderr += d));
@@ -431,7 +431,7 @@ describeBpf('signals', () => {
     // one distinct alert per child: far more output than a pipe holds
     const script = 'for i in $(seq 1 3000); do /bin/true "$i"; done';
     let cliProcess: ChildProcess | null = null;
-    const running = cli(['--bpf', '--timeout', '0', '--output', out, '--', 'sh', '-c', script], {
+    const running = cli(['--bpf', '--timeout', '0', '--output', out, '--as-root', '--', 'sh', '-c', script], {
       pauseStdout: true,
       onStart: (p) => (cliProcess = p),
     });

@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildFixture, describeBpf, ROOT, sleep } from './helpers/env';
+import { buildFixture, describeBpf, ROOT, sleep, withoutSudo } from './helpers/env';
 
 let work: string;
 let tarball: string;
@@ -75,7 +75,7 @@ describeBpf('the installed package, as root', () => {
     const r = spawnSync(
       'setpriv',
       ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, path.join(ROOT, 'dist', 'cli.js'), 'demo'],
-      { encoding: 'utf8', cwd: '/', env: { ...process.env, NO_COLOR: '1' } },
+      { encoding: 'utf8', cwd: '/', env: { ...withoutSudo(), NO_COLOR: '1' } },
     );
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^wasmshark: not running as root: the eBPF probes need root, so this demo watches through \/proc polling\./);
@@ -85,7 +85,7 @@ describeBpf('the installed package, as root', () => {
   }, 90000);
 
   it('`wasmshark demo` prints a CLEAN and a MALICIOUS verdict', () => {
-    const r = spawnSync(bin, ['demo'], { encoding: 'utf8', cwd: work, env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(bin, ['demo'], { encoding: 'utf8', cwd: work, env: { ...withoutSudo(), NO_COLOR: '1' } });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^benign WebAssembly workload {3}: CLEAN \(0\.0\/100\)$/m);
     expect(r.stdout).toMatch(/^WebAssembly cryptominer {7}: MALICIOUS \(\d+\.\d\/100\)$/m);

@@ -5,6 +5,8 @@
 import type { Finding } from '../alerts';
 import type { RuntimeEvent } from '../events';
 import type { RulesConfig } from './config';
+import type { DropCounts } from '../probes';
+import { blindedRules } from './monitor';
 import { mmapRules, mprotectRules, rwxRegionRules } from './memory';
 import { anonSyscallRules, judgeMemory, judgeRwxRegion } from './runtime';
 import type { CallSite } from '../runtime/callsite';
@@ -71,6 +73,11 @@ export class RuleSet {
       default:
         return [];
     }
+  }
+
+  /** Events lost so far (monitor.blinded); firstMs/lastMs: when losses were first and last noticed. */
+  blinded(drops: DropCounts, pid: number, firstMs: number, lastMs: number): Finding[] {
+    return this.leveled(blindedRules(drops, pid, firstMs, lastMs));
   }
 
   outbound(c: Outbound): Finding[] {

@@ -88,3 +88,13 @@ export function sleep(ms: number): Promise<void> {
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
+
+/**
+ * This environment without sudo's variables: under `sudo npm test` the CLI
+ * would otherwise launch commands as the invoking user and give its report
+ * files to them. Tests about that set the variables themselves.
+ */
+export function withoutSudo(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { SUDO_UID: _uid, SUDO_GID: _gid, SUDO_USER: _user, SUDO_COMMAND: _command, ...rest } = env;
+  return rest;
+}

@@ -1,0 +1,97 @@
+/**
+ * What a verdict rests on: which probes ran, what they could and could not
+ * see, and whether anything was lost. A CLEAN from /proc polling, or from a
+ * run that dropped events, is not a CLEAN from a full eBPF run, and the
+ * report and console say which one it is.
+ */
+import type { DropCounts, SyscallHooks } from './probes';
+
+export interface Coverage {
+  /** 'full': eBPF ran and nothing was lost; 'partial': see reasons. */
+  level: 'full' | 'partial';
+  /** Why coverage is partial (empty when full). */
+  reasons: string[];
+  probes: 'bpf' | 'proc';
+  /** How syscalls were hooked (null without eBPF). */
+  syscall_mode: SyscallHooks | null;
+  /** The BPF programs that were attached. */
+  hooks: string[];
+  /** What this run could see. */
+  sees: string[];
+  /** What it could not. */
+  blind_to: string[];
+  /** Events lost (as in drops.total). */
+  drops: number;
+}
+
+export interface CoverageInput {
+  bpf: boolean;
+  /** Why eBPF is not in use, when it was wanted. */
+  bpfError: string | null;
+  /** The syscall hooks in use (null without eBPF). */
+  syscallMode: SyscallHooks | null;
+  hooks: string[];
+  launched: boolean;
+  drops: DropCounts | null;
+  /** Kernel records that could not be decoded. */
+  malformed: number;
+  /** Where the syscall counts came from. */
+  syscalls: 'bpf' | 'sampled' | 'none';
+  pollIntervalMs: number;
+  endedOnError: boolean;
+}
+
+export function assessCoverage(input: CoverageInput): Coverage {
+  const reasons: string[] = [];
+  const sees: string[] = [];
+  const blind: string[] = [];
+  const every = `every ${input.pollIntervalMs} ms`;
+  const dropped = input.drops?.total ?? 0;
+
+  if (input.bpf) {
+    sees.push(
+      'mmap, mprotect and pkey_mprotect that make memory executable (kernel, every call)',
+      'execve and execveat with arguments and result (kernel)',
+      'connect() with address, port and result, refused ones included (kernel)',
+      'memfd_create and notable syscalls: ptrace, bpf, io_uring_setup, process_vm_*, module loading (kernel)',
+      input.syscallMode === 'exact'
+        ? 'every syscall made from anonymous executable memory (kernel)'
+        : 'the hooked syscalls made from anonymous executable memory (kernel)',
+      'every process and thread created, followed before it first runs (kernel)',
+    );
+    blind.push('operations submitted through io_uring (only io_uring_setup is seen)', 'syscalls made through the 32-bit ABI (int 0x80) after the first');
+    if (input.syscallMode !== 'exact') blind.push('other syscalls made from anonymous executable memory (--syscalls exact checks every syscall)');
+  } else {
+    reasons.push(input.bpfError ? `/proc polling only: eBPF unavailable (${input.bpfError})` : '/proc polling only: eBPF not used');
+    sees.push(`processes alive at a /proc pass (${every}), with executable and arguments`, 'RWX regions in /proc/PID/maps while they are mapped');
+    blind.push(
+      'children that execute and exit between two passes',
+      'connect() itself: refused connections, and connections opened and closed between passes',
+      'W+X memory made and unmapped between passes, and memory made executable after writing (mprotect)',
+      'memfd_create, ptrace, bpf, io_uring_setup and other notable syscalls',
+      'syscalls made from anonymous executable memory',
+    );
+  }
+  sees.push(`environment variable names, open files and the tree's own TCP/UDP sockets (/proc, ${every})`);
+  if (input.syscalls === 'bpf') sees.push('syscall counts, exact (kernel)');
+  else if (input.syscalls === 'sampled') sees.push('syscall frequency, sampled from /proc/PID/task/*/syscall');
+  if (!input.launched) blind.push('what the target did before monitoring started');
+
+  if (dropped > 0) {
+    reasons.push(`${dropped} events dropped (ring buffer full)`);
+    blind.push('the events dropped: which kinds, not which events');
+  }
+  if (input.malformed > 0) reasons.push(`${input.malformed} kernel records could not be decoded`);
+  if (input.endedOnError) reasons.push('monitoring ended on an error');
+
+  return {
+    level: reasons.length === 0 ? 'full' : 'partial',
+    reasons,
+    probes: input.bpf ? 'bpf' : 'proc',
+    syscall_mode: input.bpf ? input.syscallMode : null,
+    hooks: input.bpf ? [...input.hooks] : [],
+    sees,
+    blind_to: blind,
+    drops: dropped,
+  };
+}
