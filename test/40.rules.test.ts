@@ -171,6 +171,36 @@ describe('alert book', () => {
   });
 });
 
+describe('monitor.blinded', () => {
+  const drops = (mmap: number, stash = 0) => ({
+    byKind: { mmap, mprotect: 0, exec: 2, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 },
+    stash,
+    userspace: 0,
+    total: mmap + 2 + stash,
+  });
+
+  it('nothing while nothing is lost; then one HIGH MONITOR alert naming the kinds lost and when', () => {
+    expect(rules.blinded({ ...drops(0), total: 0, byKind: { ...drops(0).byKind, exec: 0 } }, 100, 0, 0)).toEqual([]);
+    const [f] = rules.blinded(drops(10, 1), 100, Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 1, 0, 0, 5));
+    expect(f).toMatchObject({ rule: 'monitor.blinded', level: 'HIGH', category: 'MONITOR', pid: 100, title: 'Monitor blinded: 13 events dropped' });
+    expect(f.evidence).toBe('dropped=13 mmap=10 exec=2 syscall-args=1 first=2026-01-01T00:00:00.000Z last=2026-01-01T00:00:05.000Z');
+  });
+
+  it('the alert book keeps one alert and restates it with the count measured so far', () => {
+    const book = new AlertBook();
+    expect(book.set(rules.blinded(drops(10), 100, 1000, 1000)[0], 12, 1000)).not.toBeNull();
+    expect(book.set(rules.blinded(drops(500), 100, 1000, 3000)[0], 502, 3000)).toBeNull();
+    expect(book.size).toBe(1);
+    expect(book.all()[0]).toMatchObject({ count: 502, firstSeen: 1000, lastSeen: 3000, title: 'Monitor blinded: 502 events dropped' });
+    expect(book.all()[0].evidence).toMatch(/^dropped=502 mmap=500 exec=2 /);
+  });
+
+  it('its level can be set in the rules file like any rule', () => {
+    const custom = new RuleSet({ ...DEFAULT_RULES, levels: { 'monitor.blinded': 'CRITICAL' } });
+    expect(custom.blinded(drops(1), 1, 0, 0)[0].level).toBe('CRITICAL');
+  });
+});
+
 describe('score and verdict', () => {
   const alert = (level: Alert['level'], extra: Partial<Alert> = {}): Alert =>
     ({ rule: 'r', key: String(Math.random()), level, category: 'MEMORY', title: '', description: '', evidence: '', pid: 1, count: 1, firstSeen: 0, lastSeen: 0, ...extra });

@@ -297,11 +297,15 @@ describeBpf('a full ring buffer', () => {
     expect(report.drops.total).toBeGreaterThanOrEqual(report.drops.by_kind.mmap);
     expect(delivered + report.drops.by_kind.mmap).toBe(BURST);
     expect(report.drops.malformed).toBe(0);
+    // and it is an attack on the monitor, not only a counter
+    expect(report.alerts.find((a) => a.rule === 'monitor.blinded')).toMatchObject({ level: 'HIGH', category: 'MONITOR', count: report.drops.total });
+    expect(report.coverage).toMatchObject({ level: 'partial', drops: report.drops.total });
 
     let text = '';
     const sink = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream;
     new ConsoleRenderer(sink, sink, { colour: false, progress: false, timeout: 0 }).summary(report, null);
     expect(text).toContain(`\nDropped events : ${report.drops.total} (ring buffer full; counted, see report)\n`);
+    expect(text).toContain(`\nCoverage       : partial (${report.drops.total} events dropped (ring buffer full))\n`);
   });
 });
 
