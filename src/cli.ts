@@ -267,12 +267,12 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     owner = sudoOwner();
     if (args.output) output = checkOutputPath(args.output, owner);
     if (args.rules) options.rules = loadRules(args.rules);
+    const user = args.command ? launchUser(args, io) : null;
     if (args.bpf !== false && process.getuid?.() !== 0) {
       options.bpf = false;
       io.err.write(`wasmshark: warning: eBPF probes need root (sudo env "PATH=$PATH" wasmshark ...); using /proc polling\n`);
     }
     if (args.command) {
-      const user = launchUser(args, io);
       const as = user ? { uid: user.uid, gid: user.gid, groups: user.groups } : {};
       m = monitorCommand(args.command[0], args.command.slice(1), { ...options, ...as });
     } else {
