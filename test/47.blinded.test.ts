@@ -96,15 +96,23 @@ describeBpf('a target that floods the ring buffer', () => {
 });
 
 describeBpf('coverage of a full eBPF run', () => {
-  it('is full: every hook attached, syscalls exact, nothing dropped; the console says so', async () => {
+  it('is full: the hooks attached, lean syscalls, nothing dropped; the console says so', async () => {
     const { report } = await collect(monitorCommand(trigger(), ['wx', '1'], { timeout: 0, stdio: 'ignore' }));
     expect(report.drops.total).toBe(0);
-    expect(report.coverage).toMatchObject({ level: 'full', reasons: [], probes: 'bpf', syscall_mode: 'exact', drops: 0 });
-    expect(report.coverage.hooks.length).toBeGreaterThan(0);
+    expect(report.coverage).toMatchObject({ level: 'full', reasons: [], probes: 'bpf', syscall_mode: 'lean', drops: 0 });
+    expect(report.coverage.hooks).toEqual(expect.arrayContaining(['lean_enter_mmap', 'lean_enter_execve', 'on_fork', 'on_exit']));
+    expect(report.coverage.hooks).not.toContain('sys_enter');
     expect(report.coverage.blind_to).toContain('operations submitted through io_uring (only io_uring_setup is seen)');
     expect(report.coverage.blind_to).not.toContain('what the target did before monitoring started'); // launched
     expect(report.alerts.map((a) => a.rule)).toEqual(['memory.wx-mmap']);
     expect(summaryOf(report)).toContain('\nCoverage       : full\n');
+  });
+
+  it('with exact syscall hooks: every syscall is hooked, and the report says so', async () => {
+    const { report } = await collect(monitorCommand(trigger(), ['wx', '1'], { timeout: 0, stdio: 'ignore', syscalls: 'exact' }));
+    expect(report.coverage).toMatchObject({ level: 'full', syscall_mode: 'exact' });
+    expect(report.coverage.hooks).toEqual(expect.arrayContaining(['sys_enter', 'sys_exit']));
+    expect(report.coverage.sees).toContain('every syscall made from anonymous executable memory (kernel)');
   });
 
   it('an attached run says what happened before it started is not seen', async () => {
