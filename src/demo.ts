@@ -122,6 +122,7 @@ export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
     }
   }
   const dir = user ? copySamples() : DEMO_DIR;
+  const stager = user ? path.join(dir, path.basename(STAGER_PATH)) : STAGER_PATH;
   const options: SampleOptions = { bpf, timeout: 30, user, dir };
   const pool = await fakePool();
   const port = (pool.address() as net.AddressInfo).port;
@@ -130,7 +131,7 @@ export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
     const miner = await runSample(
       io,
       `sample 2: WebAssembly cryptominer (fake pool on 127.0.0.1:${port})`,
-      [path.join(dir, 'miner.js'), String(port), path.join(dir, path.basename(STAGER_PATH))],
+      [path.join(dir, 'miner.js'), String(port), stager],
       options,
     );
     io.out.write('\n── demo verdicts ' + '─'.repeat(46) + '\n');
