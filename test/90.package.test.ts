@@ -89,5 +89,10 @@ describeBpf('the installed package, as root', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^benign WebAssembly workload {3}: CLEAN \(0\.0\/100\)$/m);
     expect(r.stdout).toMatch(/^WebAssembly cryptominer {7}: MALICIOUS \(\d+\.\d\/100\)$/m);
+    // root with no invoking user: the samples run as nobody, never as root
+    expect(r.stdout.match(/^User {11}: .*$/gm)).toEqual([
+      'User           : nobody (uid 65534, gid 65534, groups 65534)',
+      'User           : nobody (uid 65534, gid 65534, groups 65534)',
+    ]);
   }, 90000);
 });
