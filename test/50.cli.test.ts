@@ -97,6 +97,9 @@ describe('--no-bpf (/proc polling)', () => {
     expect(report).toMatchObject({ bpf_used: false, mode: 'proc', rwx_regions: 1, end_reason: 'target-exit' });
     expect(report.duration).toBeLessThan(30);
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    // a MALICIOUS or a CLEAN from here rests on /proc alone, and says so
+    expect(r.stdout).toMatch(/^Coverage {7}: partial \(\/proc polling only: eBPF not used\)$/m);
+    expect(report.coverage).toMatchObject({ level: 'partial', probes: 'proc', hooks: [], reasons: ['/proc polling only: eBPF not used'] });
   });
 });
 

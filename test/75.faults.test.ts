@@ -351,6 +351,9 @@ describeBpf('eBPF cannot load', () => {
       const report = JSON.parse(fs.readFileSync(out, 'utf8')) as Report;
       expect(report).toMatchObject({ bpf_used: false, mode: 'proc', end_reason: 'target-exit' });
       expect(report.bpf_error).toMatch(/^cannot load BPF programs: Operation not permitted/);
+      expect(report.coverage.level).toBe('partial');
+      expect(report.coverage.reasons).toEqual([`/proc polling only: eBPF unavailable (${report.bpf_error})`]);
+      expect(r.stdout).toMatch(/^Coverage {7}: partial \(\/proc polling only: eBPF unavailable \(cannot load BPF programs: Operation not permitted/m);
     } finally {
       target.kill();
     }
