@@ -320,6 +320,7 @@ describe('console summary', () => {
     const report = {
       verdict: verdict(b.score), threat_score: b.score, score_breakdown: b, bpf_used: true, bpf_error: null, alerts: [], new_connections: 0,
       rwx_regions: b.wx.regions, syscalls: { source: 'bpf', total: 0, top: [] }, drops: { total: 0 }, duration: 8, end_reason: 'timeout',
+      coverage: { level: 'full', reasons: [] },
     } as unknown as Report;
     view.summary(report, null);
     return text.split('\n');
