@@ -122,7 +122,6 @@ std::string TracingDir(std::string* why) {
 // Destroying a perf-event link waits for an RCU grace period (~70 ms here),
 // one after another; in parallel the waits overlap.
 void DestroyLinks(std::vector<bpf_link*>& links) {
-  if (getenv("WS_SERIAL")) { for (bpf_link* l : links) bpf_link__destroy(l); links.clear(); return; }
   std::vector<std::thread> threads;
   for (bpf_link* link : links) {
     try {
