@@ -4,10 +4,13 @@
  * the job's CPU time and peak RSS are then the monitor's alone, not the
  * bench's bookkeeping.
  *
- *   node bench/agent.js monitor PID [--no-bpf] [--latency]   library monitor(PID)
- *   node bench/agent.js probes PID [PID...] [--latency]      startProbes() + addTarget
+ *   node bench/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
+ *   node bench/agent.js probes PID [PID...] [--exact] [--latency]      startProbes() + addTarget
  *
- * Prints `ready {json}` once attached, then `result {json}` when the job
+ * --exact: the exact syscall hooks (`syscalls: 'exact'`, the CLI's
+ * `--syscalls exact`) instead of the default lean ones.
+ *
+ * Prints `ready {json}` once attached (with the syscall hooks in use), then `result {json}` when the job
  * ends: when the first PID exits, or when stdin closes (then it stops).
  * With --latency it keeps a histogram of kernel-to-callback latency:
  * event.timeNs (CLOCK_MONOTONIC, stamped in the kernel at the syscall) to
@@ -22,6 +25,7 @@ const [mode, ...rest] = process.argv.slice(2);
 const pids = rest.filter((a) => /^\d+$/.test(a)).map(Number);
 const flags = new Set(rest.filter((a) => a.startsWith('--')));
 const LATENCY = flags.has('--latency');
+const SYSCALLS = flags.has('--exact') ? 'exact' : 'lean';
 
 /** Log-scale latency histogram: 1% wide buckets from 1 µs, fixed memory whatever the event count. */
 class Histogram {
@@ -110,12 +114,12 @@ function runMonitor() {
   const { monitor } = require(path.join(ROOT, 'dist', 'index.js'));
   const requireMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const called = process.hrtime.bigint();
-  const m = monitor(pids[0], { timeout: 0, bpf: flags.has('--no-bpf') ? false : true });
+  const m = monitor(pids[0], { timeout: 0, bpf: flags.has('--no-bpf') ? false : true, syscalls: SYSCALLS });
   m.on('ready', (info) => {
     const readyMs = Number(process.hrtime.bigint() - called) / 1e6;
     cpu0 = process.cpuUsage();
     wall0 = process.hrtime.bigint();
-    print('ready', { requireMs, readyMs, bpf: info.bpf, bpfError: info.bpfError });
+    print('ready', { requireMs, readyMs, bpf: info.bpf, bpfError: info.bpfError, syscalls: info.syscalls });
   });
   m.on('event', (e) => onKernelEvent(e, process.hrtime.bigint()));
   if (LATENCY) {
@@ -143,7 +147,8 @@ function runMonitor() {
 function runProbes() {
   const { startProbes } = require(path.join(ROOT, 'dist', 'probes.js'));
   const called = process.hrtime.bigint();
-  const probes = startProbes();
+  const probes = startProbes({ syscalls: SYSCALLS });
+  for (const w of probes.hooks.warnings) process.stderr.write(`agent: warning: ${w}\n`);
   for (const pid of pids) probes.addTarget(pid);
   const readyMs = Number(process.hrtime.bigint() - called) / 1e6;
   let stopping = null;
@@ -166,12 +171,12 @@ function runProbes() {
   probes.on('error', (e) => process.stderr.write(`agent: error: ${e.message}\n`));
   cpu0 = process.cpuUsage();
   wall0 = process.hrtime.bigint();
-  print('ready', { readyMs });
+  print('ready', { readyMs, syscalls: probes.hooks.syscalls, absent: probes.hooks.absent });
   onStdinEnd(() => void stop());
 }
 
 if (pids.length === 0 || (mode !== 'monitor' && mode !== 'probes')) {
-  process.stderr.write('usage: agent.js monitor PID [--no-bpf] [--latency] | probes PID [PID...] [--latency]\n');
+  process.stderr.write('usage: agent.js monitor PID [--no-bpf] [--exact] [--latency] | probes PID [PID...] [--exact] [--latency]\n');
   process.exit(2);
 }
 if (mode === 'monitor') runMonitor();

@@ -1,12 +1,15 @@
 /*
  * Loads a BPF object, attaches every program by its section name, says
- * "ready N" on stdout, and detaches when stdin closes. The bench's floor
- * (bench/floor.bpf.c) goes through this (bpftool 7.1 cannot autoattach), and
- * so do the bench's --explain variants of wasmshark's own object:
+ * "ready N" on stdout, and detaches when stdin closes. The bench's floors
+ * (bench/floor.bpf.c and the ones it generates from wasmshark's object) go
+ * through this (bpftool 7.1 cannot autoattach), and so do the bench's
+ * --explain variants of wasmshark's own object:
  *
- *   loader OBJECT.o [NAME=0|1 ...] [--target PID ...]
+ *   loader OBJECT.o [NAME=0|1 ...] [--section SEC ...] [--target PID ...]
  *
- * NAME=V sets a `const volatile bool` in .rodata before loading; --target
+ * --section loads and attaches only the programs in these sections (the
+ * object has a lean and an exact set of syscall programs; the bench chooses
+ * as the library does). NAME=V sets a `const volatile bool` in .rodata before loading; --target
  * puts PID in the object's `targets` map as wasmshark's addTarget does (start
  * time from /proc/PID/stat, the rest zero), and sets its bit in a `followed`
  * bitmap if the object has one (floor.bpf.c with FLOOR_BITMAP).
@@ -14,13 +17,16 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_LINKS 16
+#define MAX_LINKS 256
 #define MAX_TARGETS 16
+#define MAX_SECTIONS 256
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -97,13 +103,41 @@ static int add_target(struct bpf_object *obj, unsigned pid)
 	return 0;
 }
 
+static void *detach_one(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/*
+ * Each perf-event tracepoint waits out an RCU grace period as it goes (~25 ms
+ * here): a floor of 30 tracepoints would take most of a second one by one.
+ * Detached in parallel, as the library does.
+ */
+static void detach_all(struct bpf_link **links, int n)
+{
+	pthread_t threads[MAX_LINKS];
+	bool started[MAX_LINKS];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		started[i] = pthread_create(&threads[i], NULL, detach_one, links[i]) == 0;
+		if (!started[i])
+			bpf_link__destroy(links[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_link *links[MAX_LINKS];
 	unsigned targets[MAX_TARGETS];
+	const char *sections[MAX_SECTIONS];
 	struct bpf_program *prog;
 	struct bpf_object *obj;
-	int n = 0, ntargets = 0, err = 0, i;
+	int n = 0, ntargets = 0, nsections = 0, err = 0, i;
 	char buf[256];
 
 	if (argc < 2) {
@@ -121,6 +155,8 @@ int main(int argc, char **argv)
 
 		if (strcmp(argv[i], "--target") == 0 && i + 1 < argc && ntargets < MAX_TARGETS) {
 			targets[ntargets++] = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--section") == 0 && i + 1 < argc && nsections < MAX_SECTIONS) {
+			sections[nsections++] = argv[++i];
 		} else if (eq) {
 			*eq = 0;
 			if (set_rodata(obj, argv[i], atoi(eq + 1))) {
@@ -130,6 +166,15 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "loader: bad argument %s\n", argv[i]);
 			return 2;
+		}
+	}
+	if (nsections) {
+		bpf_object__for_each_program(prog, obj) {
+			bool wanted = false;
+
+			for (i = 0; i < nsections && !wanted; i++)
+				wanted = strcmp(bpf_program__section_name(prog), sections[i]) == 0;
+			bpf_program__set_autoload(prog, wanted);
 		}
 	}
 	err = bpf_object__load(obj);
@@ -144,7 +189,11 @@ int main(int argc, char **argv)
 		}
 	}
 	bpf_object__for_each_program(prog, obj) {
-		struct bpf_link *link = n < MAX_LINKS ? bpf_program__attach(prog) : NULL;
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = n < MAX_LINKS ? bpf_program__attach(prog) : NULL;
 
 		if (!link || libbpf_get_error(link)) {
 			fprintf(stderr, "loader: cannot attach %s: %s\n", bpf_program__name(prog), strerror(errno));
@@ -159,8 +208,7 @@ int main(int argc, char **argv)
 		while (read(0, buf, sizeof(buf)) > 0)
 			;
 	}
-	while (n > 0)
-		bpf_link__destroy(links[--n]);
+	detach_all(links, n);
 	bpf_object__close(obj);
 	return err;
 }
