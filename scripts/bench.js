@@ -49,7 +49,7 @@ const FLAGS = {
   'busy-rounds': [7, 'busy runtime: rounds (every monitor once per round, on workerd and on Node)'],
   'busy-secs': [3, 'busy runtime: seconds of HTTP load on workerd per run'],
   'busy-requests': [100000, 'busy runtime: at most this many HTTP requests per run'],
-  'busy-conns': [4, 'busy runtime: keep-alive connections of the load loop'],
+  'busy-conns': [4, 'busy runtime: keep-alive connections of the load loop (at most 64)'],
   'wasm-secs': [2, 'busy runtime: seconds of the Node WASM workload per run'],
   'quiet-wait': [120, 'seconds to wait in all (whole run) for other processes\' syscall hooks to go'],
 };
@@ -89,14 +89,15 @@ function parseFlags(argv) {
     }
   }
   if (opts.help) usage();
+  if (opts['busy-conns'] > 64 || !Number.isInteger(opts['busy-conns'])) usage('--busy-conns takes a whole number up to 64');
   return opts;
 }
 
 function usage(error) {
   const lines = ['usage: sudo npm run bench [-- FLAGS]', ''];
-  for (const [k, [v, help]] of Object.entries(FLAGS)) lines.push(`  --${k} N`.padEnd(22) + `${help} (${v})`);
-  lines.push('  --only LIST'.padEnd(22) + `run only these sections (${SECTIONS.join(',')})`);
-  for (const [k, help] of Object.entries(BOOLEAN_FLAGS)) lines.push(`  --${k}`.padEnd(22) + help);
+  for (const [k, [v, help]] of Object.entries(FLAGS)) lines.push(`  --${k} N`.padEnd(24) + `${help} (${v})`);
+  lines.push('  --only LIST'.padEnd(24) + `run only these sections (${SECTIONS.join(',')})`);
+  for (const [k, help] of Object.entries(BOOLEAN_FLAGS)) lines.push(`  --${k}`.padEnd(24) + help);
   if (error) {
     console.error(`bench: ${error}\n${lines.join('\n')}`);
     process.exit(2);
@@ -298,7 +299,7 @@ function tracing() {
   try {
     execFileSync('mount', ['-t', 'tracefs', 'nodev', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    return { dir, mounted: false, error: `tracefs is not mounted at ${dir} and mounting it failed: ${String(err.stderr ?? err.message).trim()}` };
+    return { dir, mounted: false, error: `tracefs is not mounted at ${dir} and mounting it failed: ${String(err.stderr ?? err.message).trim().split('\n')[0]}` };
   }
   return { dir, mounted: true, error: fs.existsSync(`${dir}/events/syscalls`) ? null : `tracefs at ${dir} has no syscall events` };
 }
@@ -384,7 +385,7 @@ const bpfFlags = (include) => [
 
 function build(dir, hooks) {
   const cc = which('cc') ?? which('gcc');
-  if (!cc) throw new Error('needs a C compiler (cc) for its load generators');
+  if (!cc) throw new SetupError('needs a C compiler (cc) for its load generators');
   const tools = {
     trigger: path.join(dir, 'trigger'),
     paced: path.join(dir, 'paced'),
@@ -865,6 +866,8 @@ async function underBpftrace(tools, genCmd, genArgs) {
   };
 }
 
+const ms3 = (x) => Math.round(x * 1000) / 1000;
+
 function throughputRow(name, label, runs, expectedOf) {
   const r = runs.map((x) => x.result);
   const latencies = r.map((x) => x.eventLatency).filter((x) => x && x.n);
@@ -881,7 +884,7 @@ function throughputRow(name, label, runs, expectedOf) {
     monitorCpuMs: median(r.map((x) => x.cpuMs)),
     peakRssMb: Math.max(...r.map((x) => x.maxRssMb ?? 0)),
     eventLatency: latencies.length
-      ? { n: median(latencies.map((x) => x.n)), p50Ms: median(latencies.map((x) => x.p50Ms)), p99Ms: median(latencies.map((x) => x.p99Ms)), maxMs: Math.max(...latencies.map((x) => x.maxMs)) }
+      ? { n: median(latencies.map((x) => x.n)), p50Ms: ms3(median(latencies.map((x) => x.p50Ms))), p99Ms: ms3(median(latencies.map((x) => x.p99Ms))), maxMs: Math.max(...latencies.map((x) => x.maxMs)) }
       : null,
   };
 }
@@ -1337,7 +1340,7 @@ async function main() {
   const dir = (tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-bench-')));
   try {
     const tracefs = tracing();
-    if (tracefs.error) throw new Error(`per-syscall tracepoints are unavailable, so neither wasmshark's default hooks nor bpftrace can be measured: ${tracefs.error}`);
+    if (tracefs.error) throw new SetupError(`per-syscall tracepoints are unavailable, so neither wasmshark's default hooks nor bpftrace can be measured: ${tracefs.error}`);
     const wasmsharkHookSet = wasmsharkHooks(tracefs.dir);
     const tools = build(dir, wasmsharkHookSet);
     tools.hooks = wasmsharkHookSet;
@@ -1403,6 +1406,9 @@ async function main() {
 
 let tempDir = null;
 
+/** What the machine lacks for a run: said in one line, not with a stack. */
+class SetupError extends Error {}
+
 process.on('SIGINT', () => {
   killAll();
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
@@ -1411,6 +1417,6 @@ process.on('SIGINT', () => {
 
 main().catch((err) => {
   killAll();
-  console.error(`bench: ${err.stack ?? err.message}`);
+  console.error(`bench: ${err instanceof SetupError ? err.message : (err.stack ?? err.message)}`);
   process.exit(1);
 });
