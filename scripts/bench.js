@@ -343,7 +343,7 @@ function wasmsharkHooks(tracingDir) {
     const m = perSyscall.exec(sec);
     if (m) {
       if (tracingDir && fs.existsSync(path.join(tracingDir, 'events', 'syscalls', m[2]))) lean.push(sec);
-      else absent.push(m[2]);
+      else absent.push(m[2].replace(/^sys_(enter|exit)_/, ''));
     } else if (all.has(sec)) {
       exact.push(sec);
     } else {
@@ -354,7 +354,7 @@ function wasmsharkHooks(tracingDir) {
   if (!exact.some((s) => all.has(s)) || !lean.some((s) => perSyscall.test(s))) {
     throw new Error(`${OBJECT} does not have both lean and exact syscall programs (sections: ${sections.join(' ')})`);
   }
-  return { lean, exact, absent, leanSyscallTracepoints: lean.filter((s) => perSyscall.test(s)).length };
+  return { lean, exact, absent: [...new Set(absent)], leanSyscallTracepoints: lean.filter((s) => perSyscall.test(s)).length };
 }
 
 /** C source of empty programs on these sections: a floor. */
@@ -680,7 +680,6 @@ async function attachTimes() {
   const s = { lean: { attach: [], drained: [], stop: [], links: null }, exact: { attach: [], drained: [], stop: [], links: null } };
   for (let i = 0; i < OPT['attach-rounds']; i++) {
     for (const mode of i % 2 ? ['exact', 'lean'] : ['lean', 'exact']) {
-      await waitQuiet();
       const t0 = now();
       const probes = startProbes({ syscalls: mode });
       const t1 = now();
