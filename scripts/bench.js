@@ -473,7 +473,12 @@ function monitorConfigs(tools) {
     floor,
     start: async (target, idle) => {
       const p = await startAgent(mode === 'probes' ? ['probes', String(target), String(idle)] : ['monitor', String(target)], syscalls);
-      return { pids: [p.pid], stop: () => p.stop() };
+      // events: what the monitor received from the kernel about its targets, once stopped
+      const events = () => {
+        const r = p.json('result');
+        return r.eventsTotal ?? r.delivered ?? null;
+      };
+      return { pids: [p.pid], stop: () => p.stop(), events };
     },
   });
   const { hooks } = tools;
@@ -508,10 +513,16 @@ function monitorConfigs(tools) {
       label: 'bpftrace, the seed\'s four probes',
       floor: 'floor-bpftrace',
       start: async (target) => {
-        // what it prints about the target is not kept: a busy target may print plenty
-        const p = startBpftrace(tools, target, { onLine: (line) => line !== 'ready' });
+        // what it prints about the target is counted, not kept: a busy target may print plenty
+        let printed = 0;
+        const onLine = (line) => {
+          if (line === 'ready') return false;
+          printed++;
+          return true;
+        };
+        const p = startBpftrace(tools, target, { onLine });
         await p.waitLine(/^ready$/);
-        return { pids: [p.pid], stop: () => p.stop('SIGINT') };
+        return { pids: [p.pid], stop: () => p.stop('SIGINT'), events: () => printed };
       },
     });
   }
@@ -1046,6 +1057,7 @@ async function monitoredSample(cfg, setup) {
       if (session) await session.stop();
       await w.cleanup?.();
     }
+    s.monitorEvents = session?.events ? session.events() : null;
     if (s.foreign.length === 0) break;
   }
   return s;
@@ -1115,6 +1127,7 @@ async function busyRuntime(tools, configs, dir) {
       label: cfg.label,
       ...Object.fromEntries(fields.map((f) => [f, summarize(workload, f)(cfg)])),
       monitorCpuPercent: median(used.map((rd) => rd[workload][cfg.name].monitorCpuPercent)),
+      monitorEvents: median(used.map((rd) => rd[workload][cfg.name].monitorEvents).filter(Number.isFinite)),
     }));
   return {
     rounds: OPT['busy-rounds'],
@@ -1306,20 +1319,20 @@ function idleTable(r, L, table) {
 function busyTables(r, L, table) {
   const b = r.busy;
   const ratio = (x) => `×${f3(x.ratio)} [${f3(x.ratioIqr[0])}–${f3(x.ratioIqr[1])}]`;
-  const cpu = (x) => (x.monitorCpuPercent === null ? '–' : `${f1(x.monitorCpuPercent)}%`);
+  const cpu = (x) => (x.monitorCpuPercent === null ? '–' : `${f1(x.monitorCpuPercent)}%`) + (x.monitorEvents === null ? '' : `, ${f0(x.monitorEvents)} events`);
   L.push(`**7. A busy runtime**, medians of ${b.roundsUsed} clean rounds of ${b.rounds}, monitors interleaved; ratios are medians of per-round ratios to unmonitored (IQR in brackets). ` +
     `The monitor follows the runtime's process, attached once it is warm.`, '');
   if (b.workerd) {
     const w = b.workerd;
     L.push(`workerd serving \`bench/worker.js\` (instantiates a WASM module and runs it, per request) on 127.0.0.1; ` +
       `\`httpload\`: ${w.connections} keep-alive connections at full speed, ${w.seconds} s or ${w.maxRequests.toLocaleString('en')} requests per run.`, '');
-    table(['workerd under', 'requests/s', 'vs unmonitored', 'p50', 'p99', 'p99 vs unmonitored', 'workerd CPU/request', 'vs unmonitored', 'monitor CPU'],
+    table(['workerd under', 'requests/s', 'vs unmonitored', 'p50', 'p99', 'p99 vs unmonitored', 'workerd CPU/request', 'vs unmonitored', 'monitor CPU, events seen'],
       w.rows.map((x) => [x.label, f0(x.rps.median), ratio(x.rps), `${f1(x.p50Us.median / 1000)} ms`, `${f1(x.p99Us.median / 1000)} ms`, ratio(x.p99Us),
         `${f0(x.cpuUsPerRequest.median)} µs`, ratio(x.cpuUsPerRequest), cpu(x)]));
   }
   const n = b.wasm;
   L.push(`Node: \`bench/wasm-work.js\` instantiates a WASM module and runs it, over and over, for ${n.seconds} s.`, '');
-  table(['Node WASM workload under', 'iterations/s', 'vs unmonitored', 'CPU/iteration', 'vs unmonitored', 'monitor CPU'],
+  table(['Node WASM workload under', 'iterations/s', 'vs unmonitored', 'CPU/iteration', 'vs unmonitored', 'monitor CPU, events seen'],
     n.rows.map((x) => [x.label, f0(x.perSec.median), ratio(x.perSec), `${f1(x.cpuUsPerIteration.median)} µs`, ratio(x.cpuUsPerIteration), cpu(x)]));
   for (const note of b.notes) L.push(note, '');
 }
