@@ -517,7 +517,7 @@ function monitorConfigs(tools) {
         let printed = 0;
         const onLine = (line) => {
           if (line === 'ready') return false;
-          printed++;
+          if (!line.startsWith('Attaching ')) printed++;
           return true;
         };
         const p = startBpftrace(tools, target, { onLine });
