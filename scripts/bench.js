@@ -513,11 +513,11 @@ function monitorConfigs(tools) {
       label: 'bpftrace, the seed\'s four probes',
       floor: 'floor-bpftrace',
       start: async (target) => {
-        // what it prints about the target is counted, not kept: a busy target may print plenty
+        // the target's events it prints are counted, not kept: a busy target may cause plenty
         let printed = 0;
         const onLine = (line) => {
           if (line === 'ready') return false;
-          if (!line.startsWith('Attaching ')) printed++;
+          if (/^(EXEC|MMAP_WX|MPROTECT_X|CONNECT) /.test(line)) printed++;
           return true;
         };
         const p = startBpftrace(tools, target, { onLine });
