@@ -1027,6 +1027,9 @@ async function startWorkerd(tools, dir) {
   return { proc, port, dir: wd };
 }
 
+/** How long a monitor has followed the runtime before the measured run starts (unmonitored waits as long). */
+const SETTLE_MS = 500;
+
 /**
  * One sample with configuration cfg following a workload: setup() resolves
  * to { pid, run, cleanup }, run() to the workload's figures. Redone, within
@@ -1041,6 +1044,8 @@ async function monitoredSample(cfg, setup) {
     let session = null;
     try {
       session = await cfg.start(w.pid, w.pid);
+      // steady state: a monitor's first pass over the new target is not what a busy runtime lives with
+      await sleep(SETTLE_MS);
       const ours = session?.pids ?? [];
       const foreign0 = foreignSyscallHooks(ours);
       const cpu0 = ours.map((p) => procUsage(p).cpuMs);
