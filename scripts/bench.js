@@ -1153,7 +1153,7 @@ const f1 = (x) => (x === null || x === undefined ? '–' : x.toFixed(1));
 const f3 = (x) => (x === null || x === undefined ? '–' : x.toFixed(3));
 
 /**
- * Issue 11's goals, each met, not met, or not judged (null: its comparison
+ * The goals of lean hooks by default, each met, not met, or not judged (null: its comparison
  * was not measured in this run). Overheads are judged on CPU time: wall time
  * also counts time spent preempted by whatever else runs.
  */
