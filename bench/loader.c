@@ -10,10 +10,10 @@
  * --section loads and attaches only the programs in these sections (the
  * object has a lean and an exact set of syscall programs; the bench chooses
  * as the library does). NAME=V sets a `const volatile bool` in .rodata
- * before loading; --target
- * puts PID in the object's `targets` map as wasmshark's addTarget does (start
- * time from /proc/PID/stat, the rest zero), and sets its bit in a `followed`
- * bitmap if the object has one (floor.bpf.c with FLOOR_BITMAP).
+ * before loading; --target puts PID in the object's `targets` map as
+ * wasmshark's addTarget does (start time from /proc/PID/stat, the rest zero),
+ * and sets its bit in a `followed` bitmap if the object has one (floor.bpf.c
+ * with FLOOR_BITMAP).
  */
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
