@@ -15,9 +15,10 @@ export DEBIAN_FRONTEND=noninteractive
 echo "setup: installing Debian packages"
 apt-get update -qq
 # clang/llvm: rebuild and check the BPF object; libbpf-dev, libelf-dev, zlib1g-dev:
-# headers and libz.a; bpftool: tests audit what stays loaded; util-linux: setpriv.
+# headers and libz.a; bpftool: tests audit what stays loaded; util-linux: setpriv;
+# bpftrace: the baseline `npm run bench` compares against (not a dependency).
 apt-get install -y -qq --no-install-recommends \
-	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool \
+	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace \
 	gcc g++ make python3 pkg-config util-linux ca-certificates >/dev/null
 
 scripts/build-deps.sh
