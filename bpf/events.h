@@ -32,7 +32,8 @@ enum ev_type {
 	EV_EXIT = 8,          /* the last thread of a target process exited; it left the set */
 	EV_ANON_SYSCALL = 9,  /* a syscall issued from anonymous executable memory (not a file, not the vDSO) */
 	EV_SYSCALL = 10,      /* a syscall a WASM runtime has no use for: io_uring_setup, ptrace, module loading, ... */
-	EV_TYPE_MAX = 11,
+	EV_OPEN = 11,         /* a file a target opened (open, openat, openat2, creat, open_by_handle_at) */
+	EV_TYPE_MAX = 12,
 };
 
 /* ev_exec.flags */
@@ -44,6 +45,17 @@ enum ev_type {
 
 /* ev_fork.flags */
 #define WS_FORK_THREAD 0x1    /* CLONE_THREAD: a thread of the same process */
+
+/* ev_file.flags */
+#define WS_FILE_MEMFD 0x1     /* an in-memory file from memfd_create: no directory holds it */
+#define WS_FILE_DETACHED 0x2  /* its dentry is in no directory (memfd, other pseudo files): path is its name alone */
+#define WS_FILE_TRUNCATED 0x4 /* the path did not fit: its leading part is missing */
+
+/* ev_open.flags */
+#define WS_OPEN_PROC_MEM 0x1  /* a /proc/PID/mem file (procfs, named "mem") */
+
+/* ev_anon_syscall.flags */
+#define WS_SITE_MEMFD 0x1     /* the syscall instruction is in a mapping of a memfd, not anonymous memory */
 
 /* ev_mem.old_flags when the kernel could not look the mapping up */
 #define WS_VM_UNKNOWN 0xffffffffffffffffULL
@@ -61,7 +73,22 @@ struct ev_hdr {
 	char comm[WS_COMM_LEN];
 };
 
-/* EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT */
+/*
+ * The file behind an fd or a mapping, read from the kernel's own objects when
+ * the syscall returned: what was opened or mapped, not a path string the
+ * caller passed (relative paths, symlinks, /proc/self and dfds are resolved).
+ */
+struct ev_file {
+	__u64 ino;
+	__u32 dev;              /* the superblock's device (kernel encoding: major << 20 | minor) */
+	__u32 magic;            /* the superblock's magic: TMPFS_MAGIC, PROC_SUPER_MAGIC, ... */
+	__u32 nlink;            /* names in directories: 0 for memfd, O_TMPFILE and unlinked files */
+	__u16 mode;             /* i_mode: type and permission bits */
+	__u16 flags;            /* WS_FILE_* */
+	char path[WS_PATH_LEN]; /* from the dentries up to the root of the mount namespace */
+};
+
+/* EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT (as struct ev_mem_file when the memory is a file's) */
 struct ev_mem {
 	struct ev_hdr hdr;
 	__u64 addr;
@@ -75,6 +102,12 @@ struct ev_mem {
 	__u32 _pad;
 	__u64 stack[WS_STACK_WORDS]; /* raw words from the user stack pointer up: the caller's return
 	                                address is among the first (resolved in user space) */
+};
+
+/* A memory event on a file-backed mapping: the call, then the file (hdr.size tells the two apart). */
+struct ev_mem_file {
+	struct ev_mem mem;
+	struct ev_file file;
 };
 
 /* EV_EXEC */
@@ -133,11 +166,12 @@ struct ev_exit {
 /* EV_ANON_SYSCALL: hdr.ip is where the syscall instruction was */
 struct ev_anon_syscall {
 	struct ev_hdr hdr;
-	__u64 vma_start;        /* the anonymous mapping holding hdr.ip */
+	__u64 vma_start;        /* the mapping holding hdr.ip: anonymous, or a memfd's (WS_SITE_MEMFD) */
 	__u64 vma_end;
 	__u64 vm_flags;
 	__u32 nr;               /* syscall number */
-	__u32 _pad;
+	__u32 flags;            /* WS_SITE_* */
+	struct ev_file file;    /* WS_SITE_MEMFD: the memfd; otherwise zero */
 };
 
 /* ev_syscall.flags */
@@ -149,6 +183,17 @@ struct ev_syscall {
 	__u32 nr;
 	__u32 flags;            /* WS_SYSCALL_* */
 	__u64 args[3];
+	__u64 remote_addr;      /* process_vm_readv/writev: the first remote iovec's address (0 if unreadable) */
+};
+
+/* EV_OPEN: hdr.ret is the fd; reported once per process, file and access (read or write) */
+struct ev_open {
+	struct ev_hdr hdr;
+	__u32 nr;               /* which open syscall */
+	__u32 f_flags;          /* the open file's flags: O_ACCMODE, O_APPEND, ... (the kernel drops O_CREAT, O_TRUNC) */
+	__u32 f_mode;           /* FMODE_READ 0x1, FMODE_WRITE 0x2, ... */
+	__u32 flags;            /* WS_OPEN_* */
+	struct ev_file file;
 };
 
 /* targets map value: a process being followed */
@@ -181,6 +226,9 @@ struct target {
 #define WS_KIND_ANON_SYSCALL 0x80
 #define WS_KIND_SYSCALL 0x100
 #define WS_KIND_FORK 0x200
+#define WS_KIND_OPEN 0x400
+#define WS_KIND_PROC_MEM 0x800
+#define WS_KIND_MEMFD_SYSCALL 0x1000
 
 /* drops map: per-CPU counters, index = ev_type; index 0 counts stash-map overflow */
 #define WS_DROP_STASH 0

@@ -38,8 +38,51 @@ struct socket {
 	short type;
 };
 
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+};
+
+struct super_block {
+	__u32 s_dev;
+	unsigned long s_magic;
+};
+
+struct inode {
+	unsigned short i_mode;
+	unsigned int i_nlink;
+	unsigned long i_ino;
+	__u32 i_generation;
+	struct super_block *i_sb;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* the kernel's own mount, around the vfsmount a path holds: how a path crosses mount points */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
 struct file {
 	void *private_data;
+	struct path f_path;
+	struct inode *f_inode;
+	unsigned int f_flags;
+	unsigned int f_mode;
 };
 
 struct fdtable {
@@ -104,5 +147,18 @@ struct linux_binprm {
 #define VM_READ 0x1UL
 #define VM_WRITE 0x2UL
 #define VM_EXEC 0x4UL
+
+/* i_mode file types (include/uapi/linux/stat.h) */
+#define S_IFMT 00170000
+#define S_IFDIR 0040000
+
+/* superblock magics (include/uapi/linux/magic.h) */
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+#define PROC_SUPER_MAGIC 0x9fa0
+
+/* file->f_mode (include/linux/fs.h) and f_flags */
+#define FMODE_WRITE 0x2
+#define O_PATH 010000000
 
 #endif /* WASMSHARK_KERNEL_TYPES_H */

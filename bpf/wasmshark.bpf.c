@@ -40,6 +40,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define WS_MAX_ARGC_COUNTED 64
 
 /* x86_64 syscall numbers (the object is built for x86_64 only) */
+#define NR_open 2
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_connect 42
@@ -47,6 +48,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_memfd_create 319
 #define NR_execveat 322
 #define NR_pkey_mprotect 329
+#define NR_creat 85
+#define NR_openat 257
+#define NR_open_by_handle_at 304
+#define NR_openat2 437
 /* reported as EV_SYSCALL */
 #define NR_ptrace 101
 #define NR_init_module 175
@@ -150,6 +155,41 @@ struct {
 	__type(key, __u32);
 	__type(value, struct exec_stash);
 } exec_stash SEC(".maps");
+
+/*
+ * Opens already reported, by process, file and access: a runtime reopening
+ * the same files costs one lookup here and no record. The start time keeps a
+ * reused pid from inheriting entries; the generation keeps a file that took
+ * over a deleted one's inode number from passing for it.
+ */
+struct open_key {
+	__u64 sb;
+	__u64 ino;
+	__u64 start_ticks;
+	__u32 tgid;
+	__u32 generation;
+	__u32 write;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct open_key);
+	__type(value, __u8);
+} opens_seen SEC(".maps");
+
+/* A path is assembled here back to front, then copied into its record. */
+struct path_buf {
+	char buf[2 * WS_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
 
 /* ev_exec is too large for the BPF stack: it is built here, then stashed. */
 struct {
@@ -295,6 +335,159 @@ static __always_inline void submit_stashed(void *stashed, __u32 size, __u32 type
 	submit(rec);
 }
 
+/* ---- files: the file behind an fd or a mapping ---- */
+
+/* The open file at fd in the current process, or NULL. */
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+
+	if (fd < 0 || (__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+/*
+ * A memfd: a pseudo dentry (its own parent, in no directory) named
+ * "memfd:NAME", with no link, on the kernel's internal tmpfs or hugetlbfs.
+ * A file on disk can take the name, never the rest.
+ */
+static __always_inline bool is_memfd(struct file *f)
+{
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	char name[8] = {};
+
+	if (BPF_CORE_READ(d, d_parent) != d || BPF_CORE_READ(inode, i_nlink) != 0)
+		return false;
+	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return false;
+	bpf_probe_read_kernel(name, 6, BPF_CORE_READ(d, d_name.name));
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
+	       name[5] == ':';
+}
+
+/* dentries and mount points walked for one path: deeper paths are reported truncated */
+#define WS_PATH_DEPTH 64
+#define WS_NAME_MASK (WS_PATH_LEN - 1)
+
+/* A path walk in progress: the path so far ends the scratch buffer's first WS_PATH_LEN bytes. */
+struct path_walk {
+	struct dentry *d;
+	struct mount *mnt;
+	__u32 off;      /* where the path so far begins */
+	__u32 flags;    /* WS_FILE_* once the walk ended */
+};
+
+/*
+ * One step up from w->d: across a mount point, or one name prepended.
+ * A bpf_loop() callback: the verifier checks it once, not once per step.
+ */
+static long path_step(__u32 index, struct path_walk *w)
+{
+	__u32 zero = 0, off = w->off, len;
+	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct dentry *d = w->d, *parent;
+	struct mount *mnt = w->mnt, *up;
+
+	if (!s)
+		return 1;
+	if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		up = BPF_CORE_READ(mnt, mnt_parent);
+		if (up == mnt) {
+			w->flags = 0; /* the namespace's root */
+			return 1;
+		}
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	len = BPF_CORE_READ(d, d_name.len);
+	if (len == 0 || len + 1 > off)
+		return 1; /* does not fit: stays truncated */
+	off -= len + 1;
+	/* the masks change nothing (off + len stays below WS_PATH_LEN): they bound it for the verifier */
+	s->buf[off & WS_NAME_MASK] = '/';
+	bpf_probe_read_kernel(&s->buf[(off + 1) & WS_NAME_MASK], len & WS_NAME_MASK, BPF_CORE_READ(d, d_name.name));
+	w->off = off;
+	if (parent == d) {
+		w->flags = WS_FILE_DETACHED;
+		return 1;
+	}
+	w->d = parent;
+	return 0;
+}
+
+/*
+ * What identifies f, and its path: from its dentry up to the root of the
+ * mount namespace, crossing mount points as d_path() does. Assembled back to
+ * front in a scratch buffer; a path that does not fit keeps its tail.
+ */
+static __always_inline void fill_file(struct ev_file *out, struct file *f)
+{
+	__u32 zero = 0, off;
+	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
+	struct path_walk w = {
+		.d = BPF_CORE_READ(f, f_path.dentry),
+		.mnt = (void *)vfs - bpf_core_field_offset(struct mount, mnt),
+		.off = WS_PATH_LEN - 1,
+		.flags = WS_FILE_TRUNCATED, /* until the walk reaches a root */
+	};
+
+	out->ino = BPF_CORE_READ(inode, i_ino);
+	out->dev = BPF_CORE_READ(sb, s_dev);
+	out->magic = BPF_CORE_READ(sb, s_magic);
+	out->nlink = BPF_CORE_READ(inode, i_nlink);
+	out->mode = BPF_CORE_READ(inode, i_mode);
+	out->path[0] = 0;
+	out->flags = WS_FILE_TRUNCATED;
+	if (!s)
+		return;
+	s->buf[WS_PATH_LEN - 1] = 0;
+	bpf_loop(WS_PATH_DEPTH, path_step, &w, 0);
+	if (w.flags == WS_FILE_DETACHED && is_memfd(f))
+		w.flags |= WS_FILE_MEMFD;
+	out->flags = w.flags;
+	off = w.off & WS_NAME_MASK;
+	bpf_probe_read_kernel(out->path, WS_PATH_LEN - off, &s->buf[off]);
+}
+
+static __always_inline void clear_file(struct ev_file *out)
+{
+	out->ino = 0;
+	out->dev = 0;
+	out->magic = 0;
+	out->nlink = 0;
+	out->mode = 0;
+	out->flags = 0;
+	out->path[0] = 0;
+}
+
+static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(struct file **)data = BPF_CORE_READ(vma, vm_file);
+	return 0;
+}
+
+/* The file mapped at addr in the current process; NULL for anonymous memory. */
+static __always_inline struct file *mapped_file(unsigned long addr)
+{
+	struct file *f = NULL;
+
+	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_file_cb, &f, 0);
+	return f;
+}
+
 /* ---- memory: mmap / mprotect / pkey_mprotect ---- */
 
 static __always_inline __u32 mem_kind(__u16 type, __u32 prot)
@@ -325,19 +518,42 @@ static __always_inline int stash_mem(__u16 type, struct call *c, unsigned long a
 	return 0;
 }
 
+/*
+ * Memory that is a file's carries the file, looked up when the call returned
+ * (the mapping is in place then): code mapped from a memfd or from a deleted
+ * file is told apart from a library on disk.
+ */
 static __always_inline int exit_mem(__u32 tid, long ret)
 {
 	struct ev_mem *m = bpf_map_lookup_elem(&mem_stash, &tid);
+	struct ev_mem_file *rf;
 	struct ev_mem *rec;
+	struct file *f = NULL;
+	__u32 kind;
 
 	if (!m)
 		return 0;
-	rec = reserve(current_target(), sizeof(*rec), m->hdr.type, mem_kind(m->hdr.type, m->prot));
-	if (rec) {
-		__builtin_memcpy(rec, m, sizeof(*rec));
-		rec->result = ret;
-		rec->hdr.ret = ret < 0 ? (__s32)ret : 0;
-		submit(rec);
+	kind = mem_kind(m->hdr.type, m->prot);
+	if (ret >= 0)
+		f = mapped_file(m->hdr.type == EV_MMAP ? ret : m->addr);
+	if (f) {
+		rf = reserve(current_target(), sizeof(*rf), m->hdr.type, kind);
+		if (rf) {
+			__builtin_memcpy(&rf->mem, m, sizeof(rf->mem));
+			rf->mem.hdr.size = sizeof(*rf);
+			rf->mem.result = ret;
+			rf->mem.hdr.ret = 0;
+			fill_file(&rf->file, f);
+			submit(rf);
+		}
+	} else {
+		rec = reserve(current_target(), sizeof(*rec), m->hdr.type, kind);
+		if (rec) {
+			__builtin_memcpy(rec, m, sizeof(*rec));
+			rec->result = ret;
+			rec->hdr.ret = ret < 0 ? (__s32)ret : 0;
+			submit(rec);
+		}
 	}
 	unstash(&mem_stash, tid);
 	return 0;
@@ -523,15 +739,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 static __always_inline __u16 socket_type(__s32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *f = NULL;
+	struct file *f = fd_file(fd);
 	struct socket *sock;
 
-	if (fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (!f)
 		return 0;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock)
@@ -614,6 +825,78 @@ static __always_inline int exit_memfd_create(__u32 tid, long ret)
 	return 0;
 }
 
+/* ---- open: open, openat, openat2, creat, open_by_handle_at ---- */
+
+/* /proc/PID/mem (or /proc/PID/task/TID/mem): procfs, named "mem". */
+static __always_inline bool is_proc_mem(struct file *f, struct inode *inode)
+{
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	char name[4] = {};
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != PROC_SUPER_MAGIC || BPF_CORE_READ(d, d_name.len) != 3)
+		return false;
+	bpf_probe_read_kernel(name, 3, BPF_CORE_READ(d, d_name.name));
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm';
+}
+
+/*
+ * Only the exit is hooked: the fd the call returned leads to the file the
+ * kernel opened, whatever path, dfd, symlinks or /proc/self led there. For a
+ * process nobody follows the cost is the targets lookup; a followed process
+ * pays a record only the first time it opens a file for reading or writing.
+ */
+static __always_inline int exit_open(long nr, long ret)
+{
+	__u64 id;
+	struct target *t;
+	struct file *f;
+	struct inode *inode;
+	struct open_key key = {};
+	struct ev_open *rec;
+	__u32 fflags, fmode, flags = 0;
+	__u8 one = 1;
+
+	if (ret < 0)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	t = lookup_target(id >> 32);
+	if (!t)
+		return 0;
+	f = fd_file(ret);
+	if (!f)
+		return 0;
+	inode = BPF_CORE_READ(f, f_inode);
+	fflags = BPF_CORE_READ(f, f_flags);
+	/* a directory or an O_PATH handle gives no access to any content */
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFDIR || (fflags & O_PATH))
+		return 0;
+	fmode = BPF_CORE_READ(f, f_mode);
+	key.sb = (__u64)BPF_CORE_READ(inode, i_sb);
+	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.generation = BPF_CORE_READ(inode, i_generation);
+	key.start_ticks = t->start_ticks;
+	key.tgid = id >> 32;
+	key.write = fmode & FMODE_WRITE;
+	if (bpf_map_lookup_elem(&opens_seen, &key))
+		return 0;
+	/* its own kind: a flood of ordinary opens cannot hide a first /proc/PID/mem */
+	if (is_proc_mem(f, inode))
+		flags |= WS_OPEN_PROC_MEM;
+	rec = reserve(t, sizeof(*rec), EV_OPEN, flags ? WS_KIND_PROC_MEM : WS_KIND_OPEN);
+	if (!rec)
+		return 0; /* not remembered: the next open of it tries again */
+	bpf_map_update_elem(&opens_seen, &key, &one, BPF_ANY);
+	fill_hdr(&rec->hdr, EV_OPEN, sizeof(*rec), id);
+	rec->hdr.ret = ret;
+	rec->nr = nr;
+	rec->f_flags = fflags;
+	rec->f_mode = fmode;
+	rec->flags = flags;
+	fill_file(&rec->file, f);
+	submit(rec);
+	return 0;
+}
+
 /* ---- checks on every hooked syscall ---- */
 
 static __always_inline void count_syscall(long nr)
@@ -632,8 +915,9 @@ struct vma_info {
 	__u64 start;
 	__u64 end;
 	__u64 flags;
+	struct file *file;
 	__u32 found;
-	__u32 file;
+	__u32 _pad;
 };
 
 static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -643,7 +927,7 @@ static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 	vi->start = BPF_CORE_READ(vma, vm_start);
 	vi->end = BPF_CORE_READ(vma, vm_end);
 	vi->flags = BPF_CORE_READ(vma, vm_flags);
-	vi->file = BPF_CORE_READ(vma, vm_file) != NULL;
+	vi->file = BPF_CORE_READ(vma, vm_file);
 	vi->found = 1;
 	return 0;
 }
@@ -652,7 +936,8 @@ static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, vo
  * Shellcode doing raw syscalls: the syscall instruction sits in anonymous
  * memory rather than in a file's code (libc, the runtime) or the vDSO. The
  * code ranges a process's syscalls come from are few and stable, so they are
- * cached in its target entry and the VMA lookup runs only on a miss.
+ * cached in its target entry and the VMA lookup runs only on a miss. A memfd
+ * is anonymous memory with a file around it: code there is never cached.
  */
 static __always_inline void check_syscall_site(struct target *t, struct call *c, __u64 id)
 {
@@ -660,6 +945,7 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 	struct vma_info vi = {};
 	struct ev_anon_syscall *a;
 	__u64 ip = c->ip, vdso;
+	bool memfd;
 	int i;
 
 	for (i = 0; i < WS_CODE_CACHE; i++)
@@ -670,7 +956,8 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 	if (!vi.found)
 		return; /* not a VMA (vsyscall) or the mm lock is busy: cannot tell */
 	vdso = (__u64)BPF_CORE_READ((struct task_struct *)task, mm, context.vdso);
-	if (vi.file || vi.start == vdso) {
+	memfd = vi.file && is_memfd(vi.file);
+	if ((vi.file && !memfd) || vi.start == vdso) {
 		i = t->code_next++ % WS_CODE_CACHE;
 		if (i >= 0 && i < WS_CODE_CACHE) {
 			t->code_start[i] = vi.start;
@@ -681,7 +968,7 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 	if (t->last_anon_page == ip >> 12)
 		return;
 	t->last_anon_page = ip >> 12;
-	a = reserve(t, sizeof(*a), EV_ANON_SYSCALL, WS_KIND_ANON_SYSCALL);
+	a = reserve(t, sizeof(*a), EV_ANON_SYSCALL, memfd ? WS_KIND_MEMFD_SYSCALL : WS_KIND_ANON_SYSCALL);
 	if (!a)
 		return;
 	fill_hdr(&a->hdr, EV_ANON_SYSCALL, sizeof(*a), id);
@@ -690,7 +977,11 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 	a->vma_end = vi.end;
 	a->vm_flags = vi.flags;
 	a->nr = c->nr;
-	a->_pad = 0;
+	a->flags = memfd ? WS_SITE_MEMFD : 0;
+	if (memfd)
+		fill_file(&a->file, vi.file);
+	else
+		clear_file(&a->file);
 	submit(a);
 }
 
@@ -708,6 +999,10 @@ static __always_inline int notable_syscall(struct target *t, struct call *c, __u
 	e->args[0] = compat ? 0 : c->args[0];
 	e->args[1] = compat ? 0 : c->args[1];
 	e->args[2] = compat ? 0 : c->args[2];
+	e->remote_addr = 0;
+	/* where in the other process: the first remote iovec's base (zero if it cannot be read) */
+	if (!compat && (c->nr == NR_process_vm_readv || c->nr == NR_process_vm_writev))
+		bpf_probe_read_user(&e->remote_addr, sizeof(e->remote_addr), (const void *)c->args[3]);
 	submit(e);
 	return 0;
 }
@@ -751,11 +1046,19 @@ static __always_inline int on_enter(struct target *t, struct call *c, __u64 id)
 	}
 }
 
-/* The exit half: only syscalls whose entry stashed something get here with work to do. */
+/* The exit half: opens, and syscalls whose entry stashed something. */
 static __always_inline int on_return(long nr, long ret)
 {
 	__u32 tid;
 
+	switch (nr) {
+	case NR_open:
+	case NR_openat:
+	case NR_openat2:
+	case NR_creat:
+	case NR_open_by_handle_at:
+		return exit_open(nr, ret);
+	}
 	if (!pending_stashed)
 		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
@@ -894,6 +1197,12 @@ LEAN_ENTER(connect, 3)
 LEAN_EXIT(connect)
 LEAN_ENTER(memfd_create, 2)
 LEAN_EXIT(memfd_create)
+/* opens: the exit alone (the fd leads to the file) */
+LEAN_EXIT(open)
+LEAN_EXIT(openat)
+LEAN_EXIT(openat2)
+LEAN_EXIT(creat)
+LEAN_EXIT(open_by_handle_at)
 /* notable syscalls: reported at entry (a kernel without one has no tracepoint for it: skipped) */
 LEAN_ENTER(io_uring_setup, 2)
 LEAN_ENTER(ptrace, 4)

@@ -33,8 +33,16 @@ static_assert(sizeof(ev_connect) == 200 && offsetof(ev_connect, addr) == 72 &&
 static_assert(sizeof(ev_memfd) == 64 + WS_PATH_LEN, "ev_memfd layout changed: update layout.ts");
 static_assert(sizeof(ev_fork) == 88, "ev_fork layout changed: update layout.ts");
 static_assert(sizeof(ev_exit) == 64, "ev_exit layout changed: update layout.ts");
-static_assert(sizeof(ev_anon_syscall) == 88, "ev_anon_syscall layout changed: update layout.ts");
-static_assert(sizeof(ev_syscall) == 88, "ev_syscall layout changed: update layout.ts");
+static_assert(sizeof(ev_file) == 24 + WS_PATH_LEN && offsetof(ev_file, path) == 24,
+              "ev_file layout changed: update layout.ts");
+static_assert(sizeof(ev_mem_file) == sizeof(ev_mem) + sizeof(ev_file) && offsetof(ev_mem_file, file) == sizeof(ev_mem),
+              "ev_mem_file layout changed: update layout.ts");
+static_assert(sizeof(ev_anon_syscall) == 88 + sizeof(ev_file) && offsetof(ev_anon_syscall, file) == 88,
+              "ev_anon_syscall layout changed: update layout.ts");
+static_assert(sizeof(ev_syscall) == 96 && offsetof(ev_syscall, remote_addr) == 88,
+              "ev_syscall layout changed: update layout.ts");
+static_assert(sizeof(ev_open) == 72 + sizeof(ev_file) && offsetof(ev_open, file) == 72,
+              "ev_open layout changed: update layout.ts");
 static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {

@@ -24,13 +24,20 @@ int main(void)
 	S(ev_exit); F(ev_exit, exit_code); F(ev_exit, dropped);
 	S(ev_anon_syscall); F(ev_anon_syscall, vma_start); F(ev_anon_syscall, vma_end);
 	F(ev_anon_syscall, vm_flags); F(ev_anon_syscall, nr);
-	S(ev_syscall); F(ev_syscall, nr); F(ev_syscall, flags); F(ev_syscall, args);
+	S(ev_syscall); F(ev_syscall, nr); F(ev_syscall, flags); F(ev_syscall, args); F(ev_syscall, remote_addr);
+	F(ev_anon_syscall, flags); F(ev_anon_syscall, file);
+	S(ev_file); F(ev_file, ino); F(ev_file, dev); F(ev_file, magic); F(ev_file, nlink); F(ev_file, mode);
+	F(ev_file, flags); F(ev_file, path);
+	S(ev_mem_file); F(ev_mem_file, file);
+	S(ev_open); F(ev_open, nr); F(ev_open, f_flags); F(ev_open, f_mode); F(ev_open, flags); F(ev_open, file);
 	printf("\"EV_MMAP\": %d, \"EV_MPROTECT\": %d, \"EV_PKEY_MPROTECT\": %d, \"EV_EXEC\": %d,\n",
 	       EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT, EV_EXEC);
 	printf("\"EV_CONNECT\": %d, \"EV_MEMFD\": %d, \"EV_FORK\": %d, \"EV_EXIT\": %d,\n",
 	       EV_CONNECT, EV_MEMFD, EV_FORK, EV_EXIT);
-	printf("\"EV_ANON_SYSCALL\": %d, \"EV_SYSCALL\": %d, \"EV_TYPE_MAX\": %d, \"WS_STACK_WORDS\": %d,\n",
-	       EV_ANON_SYSCALL, EV_SYSCALL, EV_TYPE_MAX, WS_STACK_WORDS);
+	printf("\"EV_ANON_SYSCALL\": %d, \"EV_SYSCALL\": %d, \"EV_OPEN\": %d, \"EV_TYPE_MAX\": %d, \"WS_STACK_WORDS\": %d,\n",
+	       EV_ANON_SYSCALL, EV_SYSCALL, EV_OPEN, EV_TYPE_MAX, WS_STACK_WORDS);
+	printf("\"WS_FILE_MEMFD\": %d, \"WS_FILE_DETACHED\": %d, \"WS_FILE_TRUNCATED\": %d, \"WS_OPEN_PROC_MEM\": %d, \"WS_SITE_MEMFD\": %d,\n",
+	       WS_FILE_MEMFD, WS_FILE_DETACHED, WS_FILE_TRUNCATED, WS_OPEN_PROC_MEM, WS_SITE_MEMFD);
 	printf("\"WS_COMM_LEN\": %d, \"WS_PATH_LEN\": %d, \"WS_MAX_ARGS\": %d, \"WS_ARG_LEN\": %d,\n",
 	       WS_COMM_LEN, WS_PATH_LEN, WS_MAX_ARGS, WS_ARG_LEN);
 	printf("\"WS_SUN_PATH_LEN\": %d, \"WS_MAX_SYSCALLS\": %d, \"WS_DROP_STASH\": %d,\n",

@@ -21,6 +21,39 @@ export interface TaskInfo {
   ip: number;
 }
 
+/**
+ * The file behind an fd or a mapping, as the kernel holds it when the syscall
+ * returns: not a path string the caller passed, so relative paths, dfds,
+ * symlinks and /proc/self are already resolved.
+ */
+export interface FileInfo {
+  /**
+   * Absolute path in the process's mount namespace. A memfd reads
+   * '/memfd:NAME' (as in /proc/PID/maps); a truncated path keeps its tail
+   * and has no leading '/'.
+   */
+  path: string;
+  ino: number;
+  /** The filesystem's device number (kernel encoding: major << 20 | minor). */
+  dev: number;
+  /** The filesystem's superblock magic (TMPFS_MAGIC, PROC_SUPER_MAGIC, ...). */
+  magic: number;
+  /** Directory entries naming it: 0 for a memfd, an O_TMPFILE file or an unlinked file. */
+  nlink: number;
+  /** st_mode: type and permission bits. */
+  mode: number;
+  /** An in-memory file from memfd_create. */
+  memfd: boolean;
+  /** In no directory (a memfd or another pseudo file): the path is its name alone. */
+  detached: boolean;
+  /** The path was longer than the record holds: its leading part is missing. */
+  truncated: boolean;
+}
+
+/** Superblock magics the rules look for. */
+export const TMPFS_MAGIC = 0x01021994;
+export const PROC_SUPER_MAGIC = 0x9fa0;
+
 export interface MmapEvent extends TaskInfo {
   kind: 'mmap';
   addr: number;
@@ -34,6 +67,8 @@ export interface MmapEvent extends TaskInfo {
   ok: boolean;
   /** Words from the user stack at the syscall: the caller's return address is among the first. */
   stack: number[];
+  /** The file mapped, looked up once the call returned; null for anonymous memory or a failed call. */
+  file: FileInfo | null;
 }
 
 export interface MprotectEvent extends TaskInfo {
@@ -50,6 +85,8 @@ export interface MprotectEvent extends TaskInfo {
   ok: boolean;
   /** Words from the user stack at the syscall: the caller's return address is among the first. */
   stack: number[];
+  /** The file the memory at addr maps; null for anonymous memory or a failed call. */
+  file: FileInfo | null;
 }
 
 export interface ExecEvent extends TaskInfo {
@@ -122,7 +159,11 @@ export interface ExitEvent extends TaskInfo {
   dropped?: number;
 }
 
-/** A syscall whose instruction lies in anonymous executable memory: shellcode doing raw syscalls. */
+/**
+ * A syscall whose instruction lies in anonymous executable memory, or in a
+ * mapping of a memfd (anonymous memory with a file around it): shellcode
+ * doing raw syscalls.
+ */
 export interface AnonSyscallEvent extends TaskInfo {
   kind: 'anon-syscall';
   /** Syscall number (x86_64). */
@@ -131,6 +172,8 @@ export interface AnonSyscallEvent extends TaskInfo {
   vmaEnd: number;
   /** vm_flags of the mapping (VM_READ 1, VM_WRITE 2, VM_EXEC 4, ...). */
   vmFlags: number;
+  /** The memfd whose mapping holds the instruction; null for anonymous memory. */
+  memfd: FileInfo | null;
 }
 
 /** A syscall a WASM runtime has no use for (io_uring_setup, ptrace, process_vm_*, module loading, bpf, ...). */
@@ -141,12 +184,36 @@ export interface SyscallEvent extends TaskInfo {
   name: string;
   /** The first three arguments as issued (zeros for the 32-bit ABI). */
   args: number[];
+  /** process_vm_readv/writev: the address in the other process (its first remote iovec), else 0. */
+  remoteAddr: number;
   /** Issued through the 32-bit ABI (int 0x80): reported once per process, its syscalls not decoded. */
   compat: boolean;
 }
 
+export type OpenSyscall = 'open' | 'openat' | 'openat2' | 'creat' | 'open_by_handle_at';
+
+/**
+ * A file a followed process opened. The kernel reports each file once per
+ * process and access (read, write): reopening it is not reported again.
+ * Directories and O_PATH handles are not reported.
+ */
+export interface OpenEvent extends TaskInfo {
+  kind: 'open';
+  syscall: OpenSyscall;
+  /** The fd it got. */
+  fd: number;
+  /** The open file's flags (O_ACCMODE, O_APPEND, ...; the kernel keeps no O_CREAT or O_TRUNC). */
+  flags: number;
+  /** Opened for writing. */
+  write: boolean;
+  /** The file is /proc/PID/mem or /proc/PID/task/TID/mem (procfs, named "mem"). */
+  procMem: boolean;
+  file: FileInfo;
+}
+
 export type KernelEvent =
   | AnonSyscallEvent
+  | OpenEvent
   | SyscallEvent
   | MmapEvent
   | MprotectEvent

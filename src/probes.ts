@@ -88,6 +88,7 @@ const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
   [EV.EXIT, 'exit'],
   [EV.ANON_SYSCALL, 'anon-syscall'],
   [EV.SYSCALL, 'syscall'],
+  [EV.OPEN, 'open'],
 ];
 
 const DEFAULT_RINGBUF = 8 << 20;
@@ -220,7 +221,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
   /** Counted losses since the probes started; final once stop() has resolved. */
   drops(): DropCounts {
     const raw = this.session.drops();
-    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 };
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0 };
     for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
     const stash = raw[DROP_STASH] ?? 0;
     const userspace = raw[EV_TYPE_MAX] ?? 0;

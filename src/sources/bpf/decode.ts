@@ -10,11 +10,14 @@ import type {
   ConnectEvent,
   ExecEvent,
   ExitEvent,
+  FileInfo,
   ForkEvent,
   KernelEvent,
   MemfdEvent,
   MmapEvent,
   MprotectEvent,
+  OpenEvent,
+  OpenSyscall,
   SyscallEvent,
   SocketFamily,
   SocketType,
@@ -31,14 +34,22 @@ import {
   EXEC_HOST,
   EXEC_NO_ENTER,
   EXIT,
+  FILE,
+  FILE_DETACHED,
+  FILE_MEMFD,
+  FILE_TRUNCATED,
   FORK,
   FORK_THREAD,
   FRAME_HEADER,
   HDR,
   MAX_ARGS,
   MEM,
+  MEM_FILE,
   MEMFD,
+  OPEN,
+  OPEN_PROC_MEM,
   PATH_LEN,
+  SITE_MEMFD,
   STACK_WORDS,
   SUN_PATH_LEN,
   SYSCALL,
@@ -57,7 +68,10 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.EXIT]: EXIT.size,
   [EV.ANON_SYSCALL]: ANON_SYSCALL.size,
   [EV.SYSCALL]: SYSCALL.size,
+  [EV.OPEN]: OPEN.size,
 };
+
+const OPEN_SYSCALLS: Record<number, OpenSyscall> = { 2: 'open', 85: 'creat', 257: 'openat', 304: 'open_by_handle_at', 437: 'openat2' };
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -148,8 +162,25 @@ function stackWords(view: DataView, at: number): number[] {
   return words;
 }
 
-function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapEvent | MprotectEvent {
+/** A struct ev_file starting at `at`. */
+function decodeFile(buf: Buffer, view: DataView, at: number): FileInfo {
+  const flags = view.getUint16(at + FILE.flags, true);
+  return {
+    path: cString(buf, at + FILE.path, PATH_LEN),
+    ino: u64(view, at + FILE.ino),
+    dev: view.getUint32(at + FILE.dev, true),
+    magic: view.getUint32(at + FILE.magic, true),
+    nlink: view.getUint32(at + FILE.nlink, true),
+    mode: view.getUint16(at + FILE.mode, true),
+    memfd: (flags & FILE_MEMFD) !== 0,
+    detached: (flags & FILE_DETACHED) !== 0,
+    truncated: (flags & FILE_TRUNCATED) !== 0,
+  };
+}
+
+function decodeMem(buf: Buffer, view: DataView, at: number, type: number, size: number): MmapEvent | MprotectEvent {
   const result = s64(view, at + MEM.result);
+  const file = size === MEM_FILE.size ? decodeFile(buf, view, at + MEM_FILE.file) : null;
   if (type === EV.MMAP) {
     return {
       pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
@@ -164,6 +195,7 @@ function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapE
       result,
       ok: result >= 0 || result < -4095,
       stack: stackWords(view, at),
+      file,
     };
   }
   const old = view.getBigUint64(at + MEM.oldFlags, true);
@@ -180,6 +212,7 @@ function decodeMem(buf: Buffer, view: DataView, at: number, type: number): MmapE
     result,
     ok: result === 0,
     stack: stackWords(view, at),
+    file,
   };
 }
 
@@ -306,6 +339,22 @@ function decodeAnonSyscall(buf: Buffer, view: DataView, at: number): AnonSyscall
     vmaStart: u64(view, at + ANON_SYSCALL.vmaStart),
     vmaEnd: u64(view, at + ANON_SYSCALL.vmaEnd),
     vmFlags: u64(view, at + ANON_SYSCALL.vmFlags),
+    memfd: view.getUint32(at + ANON_SYSCALL.flags, true) & SITE_MEMFD ? decodeFile(buf, view, at + ANON_SYSCALL.file) : null,
+  };
+}
+
+function decodeOpen(buf: Buffer, view: DataView, at: number): OpenEvent {
+  const fMode = view.getUint32(at + OPEN.fMode, true);
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'open',
+    syscall: OPEN_SYSCALLS[view.getUint32(at + OPEN.nr, true)] ?? 'openat',
+    fd: view.getInt32(at + HDR.ret, true),
+    flags: view.getUint32(at + OPEN.fFlags, true),
+    write: (fMode & 0x2) !== 0,
+    procMem: (view.getUint32(at + OPEN.flags, true) & OPEN_PROC_MEM) !== 0,
+    file: decodeFile(buf, view, at + OPEN.file),
   };
 }
 
@@ -319,6 +368,7 @@ function decodeSyscall(buf: Buffer, view: DataView, at: number): SyscallEvent {
     nr,
     name: compat ? `i386:${nr}` : syscallName(nr),
     args: [u64(view, at + SYSCALL.args), u64(view, at + SYSCALL.args + 8), u64(view, at + SYSCALL.args + 16)],
+    remoteAddr: u64(view, at + SYSCALL.remoteAddr),
     compat,
   };
 }
@@ -328,14 +378,15 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
   if (size < HDR.size) return null;
   const type = view.getUint16(at + HDR.type, true);
   const expected = RECORD_SIZE[type];
-  if (expected === undefined || size !== expected || view.getUint16(at + HDR.recSize, true) !== expected) {
-    return null;
-  }
+  if (expected === undefined || view.getUint16(at + HDR.recSize, true) !== size) return null;
+  // a memory event on a file's memory carries the file after the call
+  const isMem = type === EV.MMAP || type === EV.MPROTECT || type === EV.PKEY_MPROTECT;
+  if (size !== expected && !(isMem && size === MEM_FILE.size)) return null;
   switch (type) {
     case EV.MMAP:
     case EV.MPROTECT:
     case EV.PKEY_MPROTECT:
-      return decodeMem(buf, view, at, type);
+      return decodeMem(buf, view, at, type, size);
     case EV.EXEC:
       return decodeExec(buf, view, at);
     case EV.CONNECT:
@@ -350,6 +401,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeAnonSyscall(buf, view, at);
     case EV.SYSCALL:
       return decodeSyscall(buf, view, at);
+    case EV.OPEN:
+      return decodeOpen(buf, view, at);
     default:
       return null;
   }

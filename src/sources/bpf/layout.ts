@@ -23,8 +23,9 @@ export const EV = {
   EXIT: 8,
   ANON_SYSCALL: 9,
   SYSCALL: 10,
+  OPEN: 11,
 } as const;
-export const EV_TYPE_MAX = 11;
+export const EV_TYPE_MAX = 12;
 /** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
 export const DROP_STASH = 0;
 
@@ -84,6 +85,37 @@ export const CONNECT = {
   path: 88,
 } as const;
 
+/** struct ev_file, inside other records (offsets from its start). */
+export const FILE = {
+  size: 280,
+  ino: 0,
+  dev: 8,
+  magic: 12,
+  nlink: 16,
+  mode: 20,
+  flags: 22,
+  path: 24,
+} as const;
+export const FILE_MEMFD = 0x1;
+export const FILE_DETACHED = 0x2;
+export const FILE_TRUNCATED = 0x4;
+
+/** struct ev_mem_file: a memory event on a file's memory. */
+export const MEM_FILE = {
+  size: 520,
+  file: 240,
+} as const;
+
+export const OPEN = {
+  size: 352,
+  nr: 56,
+  fFlags: 60,
+  fMode: 64,
+  flags: 68,
+  file: 72,
+} as const;
+export const OPEN_PROC_MEM = 0x1;
+
 export const MEMFD = {
   size: 320,
   flags: 56,
@@ -105,20 +137,24 @@ export const EXIT = {
 } as const;
 
 export const SYSCALL = {
-  size: 88,
+  size: 96,
   nr: 56,
   flags: 60,
   args: 64,
+  remoteAddr: 88,
 } as const;
 export const SYSCALL_COMPAT = 0x1;
 
 export const ANON_SYSCALL = {
-  size: 88,
+  size: 368,
   vmaStart: 56,
   vmaEnd: 64,
   vmFlags: 72,
   nr: 80,
+  flags: 84,
+  file: 88,
 } as const;
+export const SITE_MEMFD = 0x1;
 
 /** Each record in a batch is framed as [u32 size][u32 0][record][pad to 8]. */
 export const FRAME_HEADER = 8;
