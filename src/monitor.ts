@@ -486,6 +486,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       runtime: (pid) => this.runtimeOf(pid),
       callSite: (pid, ip, stack) => this.maps.callSite(pid, ip, stack),
       kernelSawRegion: (pid, start, end) => this.assessment.kernelSawRegion(pid, start, end),
+      mappedElf: (pid, addr) => this.maps.elfAt(pid, addr),
+      commandLine: (pid) => readArgv(pid, 8, 127),
     });
     const length = e.kind === 'mmap' || e.kind === 'mprotect' ? e.length : 0;
     for (const f of findings) this.addFinding(f, length);

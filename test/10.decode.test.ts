@@ -52,7 +52,14 @@ describe('record layout', () => {
       'ev_anon_syscall.vma_end': L.ANON_SYSCALL.vmaEnd, 'ev_anon_syscall.vm_flags': L.ANON_SYSCALL.vmFlags,
       'ev_anon_syscall.nr': L.ANON_SYSCALL.nr, EV_ANON_SYSCALL: L.EV.ANON_SYSCALL, WS_STACK_WORDS: L.STACK_WORDS,
       ev_syscall: L.SYSCALL.size, 'ev_syscall.nr': L.SYSCALL.nr, 'ev_syscall.flags': L.SYSCALL.flags,
-      'ev_syscall.args': L.SYSCALL.args, EV_SYSCALL: L.EV.SYSCALL, WS_SYSCALL_COMPAT: L.SYSCALL_COMPAT,
+      'ev_syscall.args': L.SYSCALL.args, 'ev_syscall.remote_addr': L.SYSCALL.remoteAddr, EV_SYSCALL: L.EV.SYSCALL, WS_SYSCALL_COMPAT: L.SYSCALL_COMPAT,
+      'ev_anon_syscall.flags': L.ANON_SYSCALL.flags, 'ev_anon_syscall.file': L.ANON_SYSCALL.file, WS_SITE_MEMFD: L.SITE_MEMFD,
+      ev_file: L.FILE.size, 'ev_file.ino': L.FILE.ino, 'ev_file.dev': L.FILE.dev, 'ev_file.magic': L.FILE.magic,
+      'ev_file.nlink': L.FILE.nlink, 'ev_file.mode': L.FILE.mode, 'ev_file.flags': L.FILE.flags, 'ev_file.path': L.FILE.path,
+      WS_FILE_MEMFD: L.FILE_MEMFD, WS_FILE_DETACHED: L.FILE_DETACHED, WS_FILE_TRUNCATED: L.FILE_TRUNCATED,
+      ev_mem_file: L.MEM_FILE.size, 'ev_mem_file.file': L.MEM_FILE.file,
+      ev_open: L.OPEN.size, 'ev_open.nr': L.OPEN.nr, 'ev_open.f_flags': L.OPEN.fFlags, 'ev_open.f_mode': L.OPEN.fMode,
+      'ev_open.flags': L.OPEN.flags, 'ev_open.file': L.OPEN.file, EV_OPEN: L.EV.OPEN, WS_OPEN_PROC_MEM: L.OPEN_PROC_MEM,
       EV_MMAP: L.EV.MMAP, EV_MPROTECT: L.EV.MPROTECT, EV_PKEY_MPROTECT: L.EV.PKEY_MPROTECT, EV_EXEC: L.EV.EXEC,
       EV_CONNECT: L.EV.CONNECT, EV_MEMFD: L.EV.MEMFD, EV_FORK: L.EV.FORK, EV_EXIT: L.EV.EXIT,
       EV_TYPE_MAX: L.EV_TYPE_MAX, WS_COMM_LEN: L.COMM_LEN, WS_PATH_LEN: L.PATH_LEN, WS_MAX_ARGS: L.MAX_ARGS,
@@ -80,8 +87,53 @@ describe('decodeBatch', () => {
       {
         kind: 'mmap', pid: 42, tid: 43, ppid: 1, uid: 1000, comm: 'wasmtime', timeNs: 123456789n,
         ip: 0x7f0000001234, addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0,
-        result: 0x7f1234560000, ok: true, stack: [0x401234, ...Array(15).fill(0)],
+        result: 0x7f1234560000, ok: true, stack: [0x401234, ...Array(15).fill(0)], file: null,
       },
+    ]);
+  });
+
+  /** A struct ev_file at `at` in b. */
+  function writeFile(b: Buffer, at: number, path: string, flags: number, nlink = 0) {
+    b.writeBigUInt64LE(1690n, at + L.FILE.ino);
+    b.writeUInt32LE(1, at + L.FILE.dev);
+    b.writeUInt32LE(0x01021994, at + L.FILE.magic);
+    b.writeUInt32LE(nlink, at + L.FILE.nlink);
+    b.writeUInt16LE(0o100777, at + L.FILE.mode);
+    b.writeUInt16LE(flags, at + L.FILE.flags);
+    b.write(path, at + L.FILE.path);
+  }
+
+  it("decodes a memory event on a file's memory with the file", () => {
+    const r = record(L.EV.MMAP, L.MEM_FILE.size);
+    r.writeUInt32LE(5, L.MEM.prot);
+    r.writeInt32LE(3, L.MEM.fd);
+    r.writeBigInt64LE(0x7f1234560000n, L.MEM.result);
+    writeFile(r, L.MEM_FILE.file, '/memfd:payload', L.FILE_MEMFD | L.FILE_DETACHED);
+    const p = record(L.EV.MPROTECT, L.MEM_FILE.size);
+    writeFile(p, L.MEM_FILE.file, 'deep/er/lib.so', L.FILE_TRUNCATED, 1);
+    const { events, malformed } = decodeBatch(frame(r, p));
+    expect(malformed).toBe(0);
+    expect(events[0]).toMatchObject({
+      kind: 'mmap', prot: 5, fd: 3, ok: true,
+      file: { path: '/memfd:payload', ino: 1690, dev: 1, magic: 0x01021994, nlink: 0, mode: 0o100777, memfd: true, detached: true, truncated: false },
+    });
+    expect(events[1]).toMatchObject({ kind: 'mprotect', file: { path: 'deep/er/lib.so', nlink: 1, memfd: false, truncated: true } });
+  });
+
+  it('decodes an open with the file the kernel resolved', () => {
+    const r = record(L.EV.OPEN, L.OPEN.size);
+    r.writeInt32LE(4, L.HDR.ret);
+    r.writeUInt32LE(257, L.OPEN.nr);
+    r.writeUInt32LE(2, L.OPEN.fFlags);
+    r.writeUInt32LE(0x3, L.OPEN.fMode);
+    r.writeUInt32LE(L.OPEN_PROC_MEM, L.OPEN.flags);
+    writeFile(r, L.OPEN.file, '/proc/1234/mem', 0, 1);
+    const c = record(L.EV.OPEN, L.OPEN.size);
+    c.writeUInt32LE(85, L.OPEN.nr);
+    c.writeUInt32LE(0x1, L.OPEN.fMode);
+    expect(decodeBatch(frame(r, c)).events).toEqual([
+      expect.objectContaining({ kind: 'open', syscall: 'openat', fd: 4, flags: 2, write: true, procMem: true, file: expect.objectContaining({ path: '/proc/1234/mem' }) }),
+      expect.objectContaining({ kind: 'open', syscall: 'creat', write: false, procMem: false }),
     ]);
   });
 
@@ -170,8 +222,12 @@ describe('decodeBatch', () => {
     a.writeBigUInt64LE(0x77n, L.ANON_SYSCALL.vmFlags);
     a.writeUInt32LE(59, L.ANON_SYSCALL.nr);
     expect(decodeBatch(frame(a)).events[0]).toMatchObject({
-      kind: 'anon-syscall', nr: 59, vmaStart: 0x7f0000010000, vmaEnd: 0x7f0000011000, vmFlags: 0x77, ip: 0x7f0000001234,
+      kind: 'anon-syscall', nr: 59, vmaStart: 0x7f0000010000, vmaEnd: 0x7f0000011000, vmFlags: 0x77, ip: 0x7f0000001234, memfd: null,
     });
+    const m = record(L.EV.ANON_SYSCALL, L.ANON_SYSCALL.size);
+    m.writeUInt32LE(L.SITE_MEMFD, L.ANON_SYSCALL.flags);
+    writeFile(m, L.ANON_SYSCALL.file, '/memfd:code', L.FILE_MEMFD | L.FILE_DETACHED);
+    expect(decodeBatch(frame(m)).events[0]).toMatchObject({ kind: 'anon-syscall', memfd: { path: '/memfd:code', memfd: true } });
   });
 
   it('decodes a notable syscall with its first arguments', () => {
@@ -180,6 +236,10 @@ describe('decodeBatch', () => {
     r.writeBigUInt64LE(8n, L.SYSCALL.args);
     r.writeBigUInt64LE(0x7ffd0000n, L.SYSCALL.args + 8);
     expect(decodeBatch(frame(r)).events[0]).toMatchObject({ kind: 'syscall', nr: 425, name: 'io_uring_setup', args: [8, 0x7ffd0000, 0], compat: false });
+    const w = record(L.EV.SYSCALL, L.SYSCALL.size);
+    w.writeUInt32LE(311, L.SYSCALL.nr);
+    w.writeBigUInt64LE(0x55550000n, L.SYSCALL.remoteAddr);
+    expect(decodeBatch(frame(w)).events[0]).toMatchObject({ name: 'process_vm_writev', remoteAddr: 0x55550000 });
     const c = record(L.EV.SYSCALL, L.SYSCALL.size);
     c.writeUInt32LE(192, L.SYSCALL.nr);
     c.writeUInt32LE(L.SYSCALL_COMPAT, L.SYSCALL.flags);
@@ -215,11 +275,12 @@ describe('decodeBatch', () => {
     const good = record(L.EV.EXIT, L.EXIT.size);
     const wrongSize = record(L.EV.MMAP, L.MEM.size - 8);
     const unknown = record(99, 64);
+    const fileSizedFork = record(L.EV.FORK, L.MEM_FILE.size); // only memory events come with a file
     const truncated = frame(record(L.EV.FORK, L.FORK.size)).subarray(0, 40);
-    const batch = Buffer.concat([frame(good, wrongSize, unknown, good), truncated]);
+    const batch = Buffer.concat([frame(good, wrongSize, unknown, fileSizedFork, good), truncated]);
     const { events, malformed } = decodeBatch(batch);
     expect(events.map((e) => e.kind)).toEqual(['exit', 'exit']);
-    expect(malformed).toBe(3);
+    expect(malformed).toBe(4);
     expect(decodeBatch(Buffer.alloc(3))).toEqual({ events: [], malformed: 0 });
   });
 });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { AlertBook, type Alert, type Finding } from '../src/alerts';
 import fc from 'fast-check';
 import { ConsoleRenderer, escapeText } from '../src/console';
-import type { ConnectEvent, ExecEvent, KernelEvent, MmapEvent, MprotectEvent, RuntimeEvent, TaskInfo } from '../src/events';
+import type { AnonSyscallEvent, ConnectEvent, ExecEvent, FileInfo, KernelEvent, MmapEvent, MprotectEvent, OpenEvent, RuntimeEvent, TaskInfo } from '../src/events';
 import { checkOutputPath, reportAlert, writeReport, type Report } from '../src/report';
 import { DEFAULT_RULES, loadRules, RuleSet, type RuleContext } from '../src/rules';
 import { globToRegExp } from '../src/rules/config';
@@ -23,14 +23,16 @@ const ctx: RuleContext = {
   runtime: () => null,
   callSite: () => ({ kind: 'unknown', path: '', address: 0 }),
   kernelSawRegion: () => false,
+  mappedElf: () => null,
+  commandLine: () => [],
 };
 const rules = new RuleSet(DEFAULT_RULES);
 
 const mmap = (over: Partial<MmapEvent> = {}): MmapEvent => ({
-  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, stack: [], ...over,
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, stack: [], file: null, ...over,
 });
 const mprotect = (over: Partial<MprotectEvent>): MprotectEvent => ({
-  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, stack: [], ...over,
+  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, stack: [], file: null, ...over,
 });
 const exec = (over: Partial<ExecEvent>): ExecEvent => ({
   ...task, pid: 101, ppid: 100, kind: 'exec', syscall: 'execve', filename: '/bin/sh', argv: ['sh', '-c', 'id'], argc: 3,
@@ -117,11 +119,11 @@ describe('network rules', () => {
 
 describe('notable syscalls', () => {
   const call = (name: string, nr: number, args = [0, 0, 0], compat = false) =>
-    rules.evaluate({ ...task, kind: 'syscall', nr, name, args, compat }, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
+    rules.evaluate({ ...task, kind: 'syscall', nr, name, args, compat, remoteAddr: 0 }, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
   it('grades what a runtime has no use for', () => {
     expect(call('io_uring_setup', 425, [8, 0, 0])).toEqual(['MEDIUM syscall.io_uring_setup io_uring instance created']);
     expect(call('process_vm_writev', 311, [4242, 0, 1])).toEqual([
-      "CRITICAL syscall.process_vm_writev Writes another process's memory (process_vm_writev)",
+      "CRITICAL syscall.process_vm_writev Writes another process's memory (process_vm_writev): pid 4242",
     ]);
     expect(call('finit_module', 313)).toEqual(['CRITICAL syscall.finit_module Kernel module load attempted']);
     expect(call('ptrace', 101)).toEqual(['HIGH syscall.ptrace ptrace() called']);
@@ -160,6 +162,136 @@ describe('credential and file rules', () => {
   });
 });
 
+const file = (path: string, over: Partial<FileInfo> = {}): FileInfo => ({
+  path, ino: 12, dev: 0x800001, magic: 0xef53, nlink: 1, mode: 0o100644, memfd: false, detached: false, truncated: false, ...over,
+});
+const TMPFS = 0x01021994;
+const PROCFS = 0x9fa0;
+const memfdFile = file('/memfd:payload', { magic: TMPFS, nlink: 0, memfd: true, detached: true, mode: 0o100777 });
+const open = (over: Partial<OpenEvent>): OpenEvent => ({
+  ...task, kind: 'open', syscall: 'openat', fd: 3, flags: 0, write: false, procMem: false, file: file('/etc/hostname'), ...over,
+});
+
+describe('code from memory files', () => {
+  const rx = (f: FileInfo, over: Partial<MmapEvent> = {}) => mmap({ prot: 5, flags: 0x812, fd: 3, offset: 0x1000, file: f, ...over });
+  const judged = (e: KernelEvent, elf: boolean | null) =>
+    rules.evaluate(e, { ...ctx, mappedElf: () => elf }).map((f) => `${f.level} ${f.rule} ${f.title}`);
+
+  it('an ELF library mapped from a memfd, a deleted file or /dev/shm is CRITICAL, naming the file', () => {
+    expect(judged(rx(memfdFile), true)).toEqual(['CRITICAL memory.fileless-library Library loaded from a memfd: memfd:payload']);
+    expect(judged(rx(file('/tmp/#2146785', { nlink: 0 })), true)).toEqual([
+      'CRITICAL memory.fileless-library Library loaded from a deleted file: /tmp/#2146785',
+    ]);
+    expect(judged(rx(file('/dev/shm/lib.so', { magic: TMPFS })), true)).toEqual([
+      'CRITICAL memory.fileless-library Library loaded from /dev/shm: /dev/shm/lib.so',
+    ]);
+    const [f] = rules.evaluate(rx(memfdFile), { ...ctx, mappedElf: () => true });
+    expect(f.evidence).toBe('file=memfd:payload origin=memfd links=0 elf=yes mmap prot=PROT_READ|PROT_EXEC addr=0x7f0000000000 len=4096 pid=100 tid=100 comm=wasmtime');
+  });
+
+  it('other code from such files is HIGH, whether it is not ELF or could not be read', () => {
+    expect(judged(rx(memfdFile), false)).toEqual(['HIGH memory.fileless-code Executable code mapped from a memfd: memfd:payload']);
+    const [f] = rules.evaluate(rx(memfdFile), { ...ctx, mappedElf: () => null });
+    expect(f).toMatchObject({ level: 'HIGH', evidence: expect.stringContaining('elf=unknown') });
+    const toExec = mprotect({ prot: 5, oldFlags: 1, file: file('/dev/shm/blob', { magic: TMPFS }) });
+    expect(judged(toExec, false)).toEqual([
+      'MEDIUM memory.exec-grant mprotect() made memory executable',
+      'HIGH memory.fileless-code Executable code mapped from /dev/shm: /dev/shm/blob',
+    ]);
+  });
+
+  it('libraries on disk, /tmp on tmpfs, shared anonymous memory and failed calls are not alerts', () => {
+    expect(judged(rx(file('/usr/lib/x86_64-linux-gnu/libz.so.1')), true)).toEqual([]);
+    expect(judged(rx(file('/tmp/addon.node', { magic: TMPFS })), true)).toEqual([]);
+    // MAP_SHARED|MAP_ANONYMOUS memory is a shmem file the kernel names dev/zero
+    expect(judged(rx(file('/dev/zero', { magic: TMPFS, nlink: 0, detached: true }), { flags: 0x21, fd: -1 }), false)).toEqual([]);
+    const sysv = mprotect({ prot: 5, oldFlags: 1, file: file('/SYSV00000000', { magic: TMPFS, nlink: 0, detached: true }) });
+    expect(judged(sysv, false)).toEqual(['MEDIUM memory.exec-grant mprotect() made memory executable']);
+    expect(judged(rx(memfdFile, { ok: false, result: -1 }), true)).toEqual([]);
+    expect(judged(rx(memfdFile, { prot: 3 }), true)).toEqual([]);
+  });
+
+  it('a syscall from code in a memfd is CRITICAL, naming the memfd', () => {
+    const e: AnonSyscallEvent = { ...task, kind: 'anon-syscall', nr: 10, vmaStart: 0x7f0000000000, vmaEnd: 0x7f0000001000, vmFlags: 0xfd, memfd: memfdFile };
+    const [f] = rules.evaluate(e, ctx);
+    expect(f).toMatchObject({ rule: 'memory.fileless-syscall', level: 'CRITICAL', title: 'Syscall from code in a memfd: memfd:payload' });
+    expect(f.evidence).toMatch(/^file=memfd:payload syscall=mprotect\(10\) ip=0x401000 region=0x7f0000000000-0x7f0000001000 pid=100/);
+    expect(rules.evaluate({ ...e, memfd: null }, ctx).map((x) => x.rule)).toEqual(['memory.anon-syscall']);
+  });
+});
+
+describe('writes into process memory', () => {
+  const others = { ...ctx, commandLine: (pid: number) => (pid === 4242 ? ['sleep', '5'] : []) };
+  const mem = (path: string, write = true) => open({ file: file(path, { magic: PROCFS, mode: 0o100600 }), write, procMem: true, flags: write ? 2 : 0 });
+
+  it('/proc/PID/mem opened for writing is CRITICAL: its own, or another process named with its command line', () => {
+    const [self] = rules.evaluate(mem('/proc/100/mem'), others);
+    expect(self).toMatchObject({ rule: 'memory.proc-mem-write', level: 'CRITICAL', title: 'Own memory opened for writing through /proc/self/mem' });
+    expect(self.evidence).toBe('target=100 (itself) path=/proc/100/mem fd=3 read-write syscall=openat pid=100 tid=100 comm=wasmtime');
+    const [other] = rules.evaluate(mem('/proc/4242/mem'), others);
+    expect(other).toMatchObject({ level: 'CRITICAL', title: 'Memory of another process opened for writing: sleep (pid 4242)' });
+    expect(other.evidence).toMatch(/^target=4242 cmdline=sleep 5 path=\/proc\/4242\/mem /);
+    expect(rules.evaluate(mem('/proc/4242/task/4243/mem'), others)[0].evidence).toMatch(/^target=4242 cmdline=sleep 5 /);
+    expect(rules.evaluate(mem('/proc/4343/mem'), others)[0].evidence).toMatch(/^target=4343 cmdline=unknown \(gone\) /);
+  });
+
+  it("reading another process's memory is HIGH; reading one's own is not an alert", () => {
+    expect(rules.evaluate(mem('/proc/4242/mem', false), others).map((f) => `${f.level} ${f.rule}`)).toEqual(['HIGH memory.proc-mem-read']);
+    expect(rules.evaluate(mem('/proc/100/mem', false), others)).toEqual([]);
+  });
+
+  it('a file named mem that the kernel did not find in procfs is not /proc/PID/mem', () => {
+    expect(rules.evaluate(open({ file: file('/srv/123/mem'), write: true }), others).map((f) => f.rule)).toEqual([]);
+  });
+
+  it('ptrace pokes are CRITICAL with the target, its address and command line; attaches HIGH; other requests as before', () => {
+    const ptrace = (args: number[]) => rules.evaluate({ ...task, kind: 'syscall', nr: 101, name: 'ptrace', args, compat: false, remoteAddr: 0 }, others);
+    const [poke] = ptrace([4, 4242, 0x7f00deadb000]);
+    expect(poke).toMatchObject({ rule: 'process.ptrace-poke', level: 'CRITICAL', title: 'Writes into another process with ptrace(PTRACE_POKETEXT): sleep (pid 4242)' });
+    expect(poke.evidence).toBe('request=PTRACE_POKETEXT target=4242 cmdline=sleep 5 addr=0x7f00deadb000 pid=100 tid=100 comm=wasmtime');
+    expect(ptrace([5, 4242, 0x1000])[0].title).toMatch(/PTRACE_POKEDATA/);
+    expect(ptrace([0x4206, 4242, 0]).map((f) => `${f.level} ${f.rule} ${f.title}`)).toEqual([
+      'HIGH process.ptrace-attach Attaches to another process with ptrace: sleep (pid 4242)',
+    ]);
+    expect(ptrace([0, 0, 0]).map((f) => `${f.level} ${f.rule}`)).toEqual(['HIGH syscall.ptrace']);
+  });
+
+  it('process_vm_writev names the target and the remote address', () => {
+    const [f] = rules.evaluate({ ...task, kind: 'syscall', nr: 311, name: 'process_vm_writev', args: [4242, 0, 1], compat: false, remoteAddr: 0x55550000 }, others);
+    expect(f).toMatchObject({ rule: 'syscall.process_vm_writev', level: 'CRITICAL' });
+    expect(f.evidence).toBe('syscall=process_vm_writev(311) target=4242 cmdline=sleep 5 addr=0x55550000 pid=100 tid=100 comm=wasmtime');
+  });
+});
+
+describe('files the kernel saw opened', () => {
+  const judged = (e: OpenEvent) => rules.evaluate(e, ctx).map((f) => `${f.level} ${f.rule} ${f.title}`);
+
+  it('a sensitive file is HIGH by the path the kernel resolved, read or written', () => {
+    expect(judged(open({ file: file('/root/.aws/credentials') }))).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.aws/credentials']);
+    const [ssh] = rules.evaluate(open({ file: file('/home/ann/.ssh/id_ed25519'), fd: 7 }), ctx);
+    expect(ssh).toMatchObject({ ssh: true, key: '/home/ann/.ssh/id_ed25519', evidence: 'path=/home/ann/.ssh/id_ed25519 fd=7 read syscall=openat pid=100 comm=wasmtime' });
+    expect(judged(open({ file: file('/etc/shadow'), write: true }))).toEqual(['HIGH file.sensitive Sensitive file opened: /etc/shadow']);
+  });
+
+  it('a path too long for the record keeps its tail: the anywhere-globs still match it', () => {
+    const tail = file('deep/er/.ssh/id_rsa', { truncated: true });
+    expect(judged(open({ file: tail }))).toEqual(['HIGH file.sensitive Sensitive file opened: …/deep/er/.ssh/id_rsa']);
+  });
+
+  it('a drop location counts when written, not when read', () => {
+    expect(judged(open({ file: file('/tmp/x.so'), write: true }))).toEqual(['MEDIUM file.drop File written in a world-writable location: /tmp/x.so']);
+    expect(judged(open({ file: file('/tmp/worker.capnp') }))).toEqual([]);
+    expect(judged(open({ file: memfdFile, write: true }))).toEqual([]);
+  });
+
+  it('the same path from an open and from the fd poll is one alert', () => {
+    const book = new AlertBook();
+    for (const f of rules.evaluate(open({ file: file('/etc/shadow') }), ctx)) book.add(f);
+    for (const f of rules.evaluate({ kind: 'file', pid: 100, fd: 3, path: '/etc/shadow' }, ctx)) book.add(f);
+    expect(book.all().map((a) => [a.rule, a.count])).toEqual([['file.sensitive', 2]]);
+  });
+});
+
 describe('alert book', () => {
   it('one alert per rule and key, counted, with first and last seen', () => {
     const book = new AlertBook();
@@ -173,7 +305,7 @@ describe('alert book', () => {
 
 describe('monitor.blinded', () => {
   const drops = (mmap: number, stash = 0) => ({
-    byKind: { mmap, mprotect: 0, exec: 2, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 },
+    byKind: { mmap, mprotect: 0, exec: 2, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0 },
     stash,
     userspace: 0,
     total: mmap + 2 + stash,

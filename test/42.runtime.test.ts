@@ -24,16 +24,18 @@ function ctx(runtime: RuntimeInfo | null, site: CallSite, kernelSaw = false): Ru
     runtime: () => runtime,
     callSite: () => site,
     kernelSawRegion: () => kernelSaw,
+    mappedElf: () => null,
+    commandLine: () => [],
   };
 }
 const fromFile = (p: string): CallSite => ({ kind: 'file', path: p, address: 0x555500001000 });
 const fromAnon: CallSite = { kind: 'anonymous', path: '', address: 0x7f0000200000 };
 
 const protect = (prot: number, oldFlags: number | null): MprotectEvent => ({
-  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000400000, length: 262144, prot, pkey: -1, oldFlags, result: 0, ok: true, stack: [],
+  ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000400000, length: 262144, prot, pkey: -1, oldFlags, result: 0, ok: true, stack: [], file: null,
 });
 const wxMap: MmapEvent = {
-  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000500000, ok: true, stack: [],
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000500000, ok: true, stack: [], file: null,
 };
 const judged = (e: MmapEvent | MprotectEvent | ProcRwxEvent, c: RuleContext) => rules.evaluate(e, c).map((f) => `${f.level} ${f.rule}`);
 

@@ -32,6 +32,24 @@ export function readBounded(path: string, maxBytes: number): Buffer {
   return all;
 }
 
+/** The first `bytes` bytes of a file (fewer if it is shorter); null if it cannot be read. */
+export function readHead(path: string, bytes: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(bytes);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, bytes, 0));
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Where a /proc symlink points (exe, fd/N, ns/net), or `fallback` if it cannot be read. */
 export function readLinkOr(path: string, fallback: string): string {
   try {

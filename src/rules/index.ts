@@ -9,6 +9,8 @@ import type { DropCounts } from '../probes';
 import { blindedRules } from './monitor';
 import { mmapRules, mprotectRules, rwxRegionRules } from './memory';
 import { anonSyscallRules, judgeMemory, judgeRwxRegion } from './runtime';
+import { memfdSyscallRules, memoryFileRules } from './fileless';
+import { injectionRules, procMemRules, type InjectionContext } from './injection';
 import type { CallSite } from '../runtime/callsite';
 import type { RuntimeInfo } from '../runtime/identify';
 import { outboundFromConnect, outboundRules, unixSocketRules, type Outbound } from './network';
@@ -19,7 +21,7 @@ import { syscallRules } from './syscalls';
 export { DEFAULT_RULES, loadRules, type RulesConfig } from './config';
 export { connectionKey, outboundFromConnect, outboundFromProc, type Outbound } from './network';
 
-export interface RuleContext extends ProcessContext {
+export interface RuleContext extends ProcessContext, InjectionContext {
   /** Whether children found by polling /proc are alerted on (off when the kernel reports them). */
   procChildren: boolean;
   /** The runtime a process runs, when known. */
@@ -28,6 +30,8 @@ export interface RuleContext extends ProcessContext {
   callSite(pid: number, ip: number, stack: readonly number[]): CallSite;
   /** Whether the kernel already reported how the memory at [start, end) of pid was made. */
   kernelSawRegion(pid: number, start: number, end: number): boolean;
+  /** Whether the file mapped at addr in pid is an ELF file; null when it cannot be read (unmapped already). */
+  mappedElf(pid: number, addr: number): boolean | null;
 }
 
 export class RuleSet {
@@ -48,12 +52,16 @@ export class RuleSet {
       case 'mmap':
       case 'mprotect': {
         const findings = e.kind === 'mmap' ? mmapRules(e) : mprotectRules(e);
-        return this.leveled(judgeMemory(e, findings, ctx.runtime(e.pid), () => ctx.callSite(e.pid, e.ip, e.stack)));
+        const judged = judgeMemory(e, findings, ctx.runtime(e.pid), () => ctx.callSite(e.pid, e.ip, e.stack));
+        const at = e.kind === 'mmap' ? e.result : e.addr;
+        return this.leveled([...judged, ...memoryFileRules(e, () => ctx.mappedElf(e.pid, at))]);
       }
       case 'anon-syscall':
-        return this.leveled(anonSyscallRules(e));
+        return this.leveled(e.memfd ? memfdSyscallRules(e) : anonSyscallRules(e));
       case 'syscall':
-        return this.leveled(syscallRules(e));
+        return this.leveled(injectionRules(e, ctx) ?? syscallRules(e));
+      case 'open':
+        return this.leveled([...procMemRules(e, ctx), ...this.secrets.openRules(e)]);
       case 'exec':
         return this.leveled(execRules(e, ctx));
       case 'memfd':

@@ -1,7 +1,8 @@
 /** Credentials in the environment, sensitive and dropped files. */
 import type { Finding } from '../alerts';
-import type { ProcEnvEvent, ProcFileEvent } from '../events';
+import type { OpenEvent, ProcEnvEvent, ProcFileEvent } from '../events';
 import { globToRegExp, type RulesConfig } from './config';
+import { fileName } from './fileless';
 
 export class SecretMatchers {
   private readonly env: RegExp[];
@@ -58,6 +59,48 @@ export class SecretMatchers {
           level: 'MEDIUM',
           category: 'FILE',
           title: `File open in a world-writable location: ${path}`,
+          description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
+          evidence,
+          pid: e.pid,
+        },
+      ];
+    }
+    return [];
+  }
+
+  /**
+   * A file the kernel saw opened, by its resolved path: caught even when it
+   * is closed again before the next /proc pass. A drop location counts only
+   * when written: reading a config from /tmp drops nothing.
+   */
+  openRules(e: OpenEvent): Finding[] {
+    if (e.file.detached) return [];
+    const path = e.file.path;
+    const shown = fileName(e.file);
+    const evidence = `path=${shown} fd=${e.fd} ${e.write ? 'write' : 'read'} syscall=${e.syscall} pid=${e.pid} comm=${e.comm}`;
+    if (this.files.some((re) => re.test(path))) {
+      return [
+        {
+          rule: 'file.sensitive',
+          key: path,
+          level: 'HIGH',
+          category: 'FILE',
+          title: `Sensitive file opened: ${shown}`,
+          description: 'the runtime opened a credential or system secret file',
+          evidence,
+          pid: e.pid,
+          ssh: /(?:^|\/)\.ssh\//.test(path),
+        },
+      ];
+    }
+    if (e.write && this.drops.some((re) => re.test(path))) {
+      return [
+        {
+          rule: 'file.drop',
+          key: path,
+          level: 'MEDIUM',
+          category: 'FILE',
+          title: `File written in a world-writable location: ${shown}`,
           description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
           evidence,
           pid: e.pid,

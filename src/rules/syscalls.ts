@@ -1,6 +1,8 @@
 /**
  * Syscalls a WebAssembly runtime has no use for. Each is reported as it is
- * issued, whatever it returns: the attempt is the finding.
+ * issued, whatever it returns: the attempt is the finding. Writes into other
+ * processes (ptrace pokes and attaches, process_vm_readv/writev) are judged
+ * with the process they reach, in injection.ts.
  */
 import type { Category, Finding, Level } from '../alerts';
 import type { SyscallEvent } from '../events';
@@ -29,20 +31,6 @@ const NOTABLE: Record<string, Notable> = {
     title: 'ptrace() called',
     description: 'debugging or injecting into a process, or anti-debugging (PTRACE_TRACEME)',
     args: (a) => `request=${a[0]} target=${a[1]}`,
-  },
-  process_vm_readv: {
-    level: 'HIGH',
-    category: 'PROCESS',
-    title: "Reads another process's memory (process_vm_readv)",
-    description: 'reading a process memory directly: credential and key theft',
-    args: (a) => `target=${a[0]}`,
-  },
-  process_vm_writev: {
-    level: 'CRITICAL',
-    category: 'PROCESS',
-    title: "Writes another process's memory (process_vm_writev)",
-    description: 'writing into a process memory directly: code injection',
-    args: (a) => `target=${a[0]}`,
   },
   init_module: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel module load attempted', description: 'loading code into the kernel: rootkit behaviour', args: none },
   finit_module: { level: 'CRITICAL', category: 'PROCESS', title: 'Kernel module load attempted', description: 'loading code into the kernel: rootkit behaviour', args: (a) => `fd=${a[0]}` },

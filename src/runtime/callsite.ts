@@ -9,9 +9,10 @@
  * means a library or code region appeared since the last read.
  */
 import { parseMaps, type MapEntry } from '../proc/parse';
-import { MAPS_BYTES, readBounded } from '../proc/read';
+import { MAPS_BYTES, readBounded, readHead } from '../proc/read';
 
 const REFRESH_MS = 100;
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const MAX_MAP_ENTRIES = 65536;
 /** The C library and dynamic loader: syscall wrappers, not callers. */
 const LIBC = /\/(?:libc|libpthread|ld-linux[^/]*|ld-musl[^/]*|libc\.musl[^/]*)(?:[-.][^/]*)?\.so(?:\.\d+)*$|\/ld-linux-x86-64\.so\.2$/;
@@ -63,6 +64,23 @@ export class MapsCache {
   /** Current mappings (read now if not cached). */
   maps(pid: number): MapEntry[] {
     return (this.byPid.get(pid) ?? this.read(pid))?.maps ?? [];
+  }
+
+  /**
+   * Whether the file mapped at addr starts with the ELF magic, read through
+   * /proc/PID/map_files (the file itself, whatever its name or link count);
+   * null if the mapping or its file is gone.
+   */
+  elfAt(pid: number, addr: number): boolean | null {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const m = this.find(pid, addr);
+      if (!m) return null;
+      const head = readHead(`/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, ELF_MAGIC.length);
+      if (head) return head.equals(ELF_MAGIC);
+      // the mapping was split or replaced since the maps were read
+      this.invalidate(pid);
+    }
+    return null;
   }
 
   /** After an exec the old mappings are gone. */

@@ -92,6 +92,8 @@ function naiveJudgement(events, rootPid, launched) {
     runtime: () => null,
     callSite: () => ({ kind: 'unknown', path: '', address: 0 }),
     kernelSawRegion: (pid, start, end) => assessment.kernelSawRegion(pid, start, end),
+    mappedElf: () => null,
+    commandLine: () => [],
   };
   for (const e of events) {
     if (e.kind === 'memfd' && e.ok) memfd.set(`${e.pid}:${e.result}`, e.name);
