@@ -2,14 +2,26 @@
  * The probes against real processes: a compiled trigger does each thing the
  * probes must see, as a followed target and as an unrelated bystander.
  */
+import * as fs from 'fs';
 import * as net from 'net';
-import type { ConnectEvent, ExecEvent, ForkEvent, KernelEvent, MmapEvent, MprotectEvent } from '../src/events';
+import * as os from 'os';
+import * as path from 'path';
+import { PROC_SUPER_MAGIC, TMPFS_MAGIC, type ConnectEvent, type ExecEvent, type ForkEvent, type KernelEvent, type MmapEvent, type MprotectEvent } from '../src/events';
 import { launch, parkedInRead } from '../src/launch';
 import { startProbes, type Probes } from '../src/probes';
-import { canRunBpf, describeBpf, ia32Emulation, sleep, startWaiting, trigger } from './helpers/env';
+import { buildFixture, canRunBpf, describeBpf, ia32Emulation, ROOT, sleep, startWaiting, trigger } from './helpers/env';
 
 const MAP_PRIVATE_ANON = 0x22;
 const AT_EMPTY_PATH = 0x1000;
+
+/** A small shared library to load from memory. */
+const payload = () => buildFixture('test/fixtures/payload.c', ['-shared', '-fPIC']);
+
+/** Whether /dev/shm lets files be mapped executable (many systems mount it noexec). */
+function shmExec(): boolean {
+  const line = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === '/dev/shm');
+  return line !== undefined && !line.split(' ')[3].split(',').includes('noexec');
+}
 
 describeBpf('probes on real processes', () => {
   let probes: Probes;
@@ -56,7 +68,7 @@ describeBpf('probes on real processes', () => {
     const maps = of(events, 'mmap');
     expect(maps).toHaveLength(1);
     const m: MmapEvent = maps[0];
-    expect(m).toMatchObject({ pid, tid: pid, prot: 7, flags: MAP_PRIVATE_ANON, fd: -1, length: 4096, ok: true });
+    expect(m).toMatchObject({ pid, tid: pid, prot: 7, flags: MAP_PRIVATE_ANON, fd: -1, length: 4096, ok: true, file: null });
     expect(m.result).toBeGreaterThan(0);
     expect(m.ip).toBeGreaterThan(0);
     expect(m.comm).toMatch(/^trigger/);
@@ -204,6 +216,96 @@ describeBpf('probes on real processes', () => {
     expect(exec[0]).toMatchObject({ pid, filename: '/nonexistent/wasmshark-missing', argv: ['missing', 'x'], ok: false, result: -2, image: '' });
   });
 
+  describe('what needs no W+X mapping', () => {
+    let dir: string;
+    beforeAll(() => {
+      payload();
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-probes-'));
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('a library loaded from a memfd: its executable mapping carries the memfd', async () => {
+      const { events } = await follow(['memfd-load', payload()]);
+      const code = of(events, 'mmap').filter((m) => m.file?.memfd);
+      expect(code).toEqual([
+        expect.objectContaining({
+          prot: 5,
+          ok: true,
+          file: expect.objectContaining({ path: '/memfd:wasmshark-lib', nlink: 0, memfd: true, detached: true, magic: TMPFS_MAGIC, truncated: false }),
+        }),
+      ]);
+      // dlopen went through /proc/self/fd/N: the open is of the memfd itself
+      expect(of(events, 'open').map((o) => o.file.path)).toEqual(expect.arrayContaining([payload(), '/memfd:wasmshark-lib']));
+    });
+
+    it('code mapped from an O_TMPFILE file and from a file unlinked first: no links left', async () => {
+      const tmp = await follow(['tmpfile-map', dir]);
+      const t = of(tmp.events, 'mmap').find((m) => m.prot === 5 && m.fd >= 0)!;
+      expect(t.file).toMatchObject({ path: expect.stringMatching(new RegExp(`^${dir}/#\\d+$`)), nlink: 0, memfd: false, detached: false });
+      const gone = await follow(['unlinked-map', dir]);
+      const u = of(gone.events, 'mmap').find((m) => m.prot === 5 && m.fd >= 0)!;
+      expect(u.file).toMatchObject({ path: expect.stringMatching(new RegExp(`^${dir}/wasmshark-code-`)), nlink: 0, memfd: false });
+      // the same file at open, while it still had its name
+      expect(of(gone.events, 'open')).toEqual([expect.objectContaining({ write: true, file: expect.objectContaining({ path: u.file!.path, nlink: 1 }) })]);
+    });
+
+    (shmExec() ? it : it.skip)('code mapped from a file in /dev/shm', async () => {
+      const { pid, events } = await follow(['shm-map']);
+      const m = of(events, 'mmap').find((e) => e.prot === 5 && e.fd >= 0)!;
+      expect(m.file).toMatchObject({ path: `/dev/shm/wasmshark-code-${pid}`, magic: TMPFS_MAGIC, nlink: 1 });
+    });
+
+    it('a raw syscall from code in a memfd mapping: a syscall site, with the memfd', async () => {
+      const { pid, events } = await follow(['memfd-shellcode']);
+      const anon = of(events, 'anon-syscall');
+      expect(anon).toEqual([expect.objectContaining({ pid, nr: 10, memfd: expect.objectContaining({ path: '/memfd:wasmshark-code', memfd: true }) })]);
+      const m = of(events, 'mmap').find((e) => e.file?.memfd)!;
+      expect(anon[0].vmaStart).toBe(m.result);
+    });
+
+    it('/proc/self/mem opened for writing, by its path and by a dfd and a relative name: the kernel names the pid', async () => {
+      for (const how of [[], ['relative']]) {
+        const { pid, events } = await follow(['proc-mem-self', ...how]);
+        const mem = of(events, 'open').filter((o) => o.procMem);
+        expect(mem).toEqual([
+          expect.objectContaining({ pid, write: true, file: expect.objectContaining({ path: `/proc/${pid}/mem`, magic: PROC_SUPER_MAGIC }) }),
+        ]);
+      }
+    });
+
+    it("another process's /proc/PID/mem, a ptrace poke and process_vm_writev: each names the other process", async () => {
+      const child = (events: KernelEvent[], pid: number) => of(events, 'fork').find((f) => f.pid === pid && !f.thread)!.childPid;
+      const a = await follow(['proc-mem-child']);
+      const target = child(a.events, a.pid);
+      expect(of(a.events, 'open').filter((o) => o.procMem)).toEqual([
+        expect.objectContaining({ pid: a.pid, write: true, file: expect.objectContaining({ path: `/proc/${target}/mem` }) }),
+      ]);
+      const b = await follow(['ptrace-poke']);
+      const traced = child(b.events, b.pid);
+      const pokes = of(b.events, 'syscall').filter((c) => c.pid === b.pid && c.name === 'ptrace' && c.args[0] === 4);
+      expect(pokes).toHaveLength(1);
+      expect(pokes[0].args[1]).toBe(traced);
+      expect(pokes[0].args[2]).toBeGreaterThan(0);
+      const c = await follow(['vm-write-child']);
+      const writes = of(c.events, 'syscall').filter((e) => e.name === 'process_vm_writev');
+      expect(writes).toEqual([expect.objectContaining({ pid: c.pid, args: [child(c.events, c.pid), expect.any(Number), 1] })]);
+      expect(writes[0].remoteAddr).toBeGreaterThan(0x1000);
+    });
+
+    it('a file opened three times, through a relative path and a symlink: one open, by the path the kernel resolved', async () => {
+      const secret = path.join(dir, 'credentials');
+      fs.writeFileSync(secret, 'x');
+      fs.symlinkSync(secret, path.join(dir, 'link'));
+      const relative = path.relative(ROOT, path.join(dir, 'link'));
+      expect(relative.startsWith('..')).toBe(true);
+      const { pid, events } = await follow(['read-file', relative, '3']);
+      expect(of(events, 'open').filter((o) => o.file.path.startsWith(dir))).toEqual([
+        expect.objectContaining({ pid, syscall: 'openat', write: false, procMem: false, file: expect.objectContaining({ path: secret, nlink: 1 }) }),
+      ]);
+      expect(of(events, 'open').every((o) => o.fd >= 0 && !o.file.truncated)).toBe(true);
+    });
+  });
+
   it('reports the target exit with its code and drops it from the set', async () => {
     const w = startWaiting(['sleep', '10']);
     await parkedInRead(w.pid, 5000);
@@ -216,7 +318,10 @@ describeBpf('probes on real processes', () => {
   });
 
   it('reports nothing for the same actions by an unrelated process', async () => {
-    const modes = [['wx', '3'], ['wx-thread'], ['rw-rx'], ['fork-exec'], ['memfd-exec'], ['connect', '127.0.0.1', '9001']];
+    const modes = [
+      ['wx', '3'], ['wx-thread'], ['rw-rx'], ['fork-exec'], ['memfd-exec'], ['connect', '127.0.0.1', '9001'],
+      ['memfd-load', payload()], ['proc-mem-self'], ['ptrace-poke'], ['read-file', '/etc/hostname'],
+    ];
     const bystanders = modes.map((m) => startWaiting(m));
     await Promise.all(bystanders.map((b) => b.go()));
     // a followed process acting after them: once its events are in, theirs would be too
@@ -278,6 +383,24 @@ describeBpf('probes with exact syscall hooks (--syscalls exact)', () => {
     const counts = probes.syscallCounts();
     expect(counts.get(39)).toBeGreaterThanOrEqual(1);
     expect(counts.get(1)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sees opens and the files behind memory through sys_exit as the lean hooks do', async () => {
+    const run = async (args: string[]) => {
+      const w = startWaiting(args);
+      await parkedInRead(w.pid, 5000);
+      probes.addTarget(w.pid);
+      expect(await w.go()).toBe(0);
+      const deadline = Date.now() + 10000;
+      while (!seen.some((e) => e.kind === 'exit' && e.pid === w.pid) && Date.now() < deadline) await sleep(5);
+      return { pid: w.pid, events: seen.filter((e) => e.pid === w.pid) };
+    };
+    const lib = await run(['memfd-load', payload()]);
+    expect(lib.events.filter((e) => e.kind === 'mmap' && e.file?.memfd)).toHaveLength(1);
+    const mem = await run(['proc-mem-self', 'relative']);
+    expect(mem.events.filter((e) => e.kind === 'open' && e.procMem)).toEqual([
+      expect.objectContaining({ write: true, file: expect.objectContaining({ path: `/proc/${mem.pid}/mem` }) }),
+    ]);
   });
 
   it('lean hooks do not see that syscall at all', async () => {
