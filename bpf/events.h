@@ -57,6 +57,10 @@ enum ev_type {
 /* ev_anon_syscall.flags */
 #define WS_SITE_MEMFD 0x1     /* the syscall instruction is in a mapping of a memfd, not anonymous memory */
 
+/* ev_mem.placed */
+#define WS_PLACED_IMAGE 0x1   /* mmap: the page below maps the same file: a segment of a loaded
+                                 image, as a dynamic loader lays one out */
+
 /* ev_mem.old_flags when the kernel could not look the mapping up */
 #define WS_VM_UNKNOWN 0xffffffffffffffffULL
 
@@ -99,7 +103,7 @@ struct ev_mem {
 	__u32 prot;
 	__u32 flags;            /* mmap flags; pkey for pkey_mprotect */
 	__s32 fd;
-	__u32 _pad;
+	__u32 placed;           /* WS_PLACED_*: how a file's mapping sits among the others */
 	__u64 stack[WS_STACK_WORDS]; /* raw words from the user stack pointer up: the caller's return
 	                                address is among the first (resolved in user space) */
 };

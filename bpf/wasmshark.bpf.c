@@ -543,6 +543,13 @@ static __always_inline int exit_mem(__u32 tid, long ret)
 			rf->mem.hdr.size = sizeof(*rf);
 			rf->mem.result = ret;
 			rf->mem.hdr.ret = 0;
+			/*
+			 * The same file mapped right below: an object laid out as a dynamic
+			 * loader does (headers, then code). User space reads the file's magic
+			 * while the mapping is there; this tells it when it is gone.
+			 */
+			if (m->hdr.type == EV_MMAP && ret > 4096 && mapped_file(ret - 1) == f)
+				rf->mem.placed = WS_PLACED_IMAGE;
 			fill_file(&rf->file, f);
 			submit(rf);
 		}

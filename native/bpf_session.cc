@@ -23,7 +23,7 @@ static_assert(offsetof(ev_hdr, ts_ns) == 8 && offsetof(ev_hdr, ip) == 32 &&
                   offsetof(ev_hdr, comm) == 40,
               "ev_hdr offsets changed: update layout.ts");
 static_assert(sizeof(ev_mem) == 112 + 8 * WS_STACK_WORDS && offsetof(ev_mem, result) == 88 &&
-                  offsetof(ev_mem, stack) == 112,
+                  offsetof(ev_mem, placed) == 108 && offsetof(ev_mem, stack) == 112,
               "ev_mem layout changed: update layout.ts");
 static_assert(sizeof(ev_exec) == 56 + 24 + 2 * WS_PATH_LEN + WS_MAX_ARGS * WS_ARG_LEN,
               "ev_exec layout changed: update layout.ts");

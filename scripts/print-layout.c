@@ -14,7 +14,7 @@ int main(void)
 	S(ev_hdr); F(ev_hdr, type); F(ev_hdr, size); F(ev_hdr, tid); F(ev_hdr, ts_ns);
 	F(ev_hdr, tgid); F(ev_hdr, ppid); F(ev_hdr, uid); F(ev_hdr, ret); F(ev_hdr, ip); F(ev_hdr, comm);
 	S(ev_mem); F(ev_mem, addr); F(ev_mem, len); F(ev_mem, off); F(ev_mem, old_flags);
-	F(ev_mem, result); F(ev_mem, prot); F(ev_mem, flags); F(ev_mem, fd); F(ev_mem, stack);
+	F(ev_mem, result); F(ev_mem, prot); F(ev_mem, flags); F(ev_mem, fd); F(ev_mem, placed); F(ev_mem, stack);
 	S(ev_exec); F(ev_exec, dfd); F(ev_exec, at_flags); F(ev_exec, argc); F(ev_exec, flags); F(ev_exec, args_len);
 	F(ev_exec, filename); F(ev_exec, image); F(ev_exec, argv);
 	S(ev_connect); F(ev_connect, fd); F(ev_connect, family); F(ev_connect, port);
@@ -36,6 +36,7 @@ int main(void)
 	       EV_CONNECT, EV_MEMFD, EV_FORK, EV_EXIT);
 	printf("\"EV_ANON_SYSCALL\": %d, \"EV_SYSCALL\": %d, \"EV_OPEN\": %d, \"EV_TYPE_MAX\": %d, \"WS_STACK_WORDS\": %d,\n",
 	       EV_ANON_SYSCALL, EV_SYSCALL, EV_OPEN, EV_TYPE_MAX, WS_STACK_WORDS);
+	printf("\"WS_PLACED_IMAGE\": %d,\n", WS_PLACED_IMAGE);
 	printf("\"WS_FILE_MEMFD\": %d, \"WS_FILE_DETACHED\": %d, \"WS_FILE_TRUNCATED\": %d, \"WS_OPEN_PROC_MEM\": %d, \"WS_SITE_MEMFD\": %d,\n",
 	       WS_FILE_MEMFD, WS_FILE_DETACHED, WS_FILE_TRUNCATED, WS_OPEN_PROC_MEM, WS_SITE_MEMFD);
 	printf("\"WS_COMM_LEN\": %d, \"WS_PATH_LEN\": %d, \"WS_MAX_ARGS\": %d, \"WS_ARG_LEN\": %d,\n",

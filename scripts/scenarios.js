@@ -47,6 +47,7 @@ async function main() {
       '-fPIC',
       `-I${nodeInclude}`,
     ]),
+    payload: compile(path.join(ROOT, 'test', 'fixtures', 'payload.c'), path.join(work, 'payload.so'), ['-shared', '-fPIC']),
   };
   const rows = [];
   try {

@@ -69,6 +69,11 @@ export interface MmapEvent extends TaskInfo {
   stack: number[];
   /** The file mapped, looked up once the call returned; null for anonymous memory or a failed call. */
   file: FileInfo | null;
+  /**
+   * The same file is mapped right below: a segment of a loaded object, laid
+   * out as a dynamic loader does (headers first, code after).
+   */
+  image: boolean;
 }
 
 export interface MprotectEvent extends TaskInfo {

@@ -37,7 +37,7 @@ describe('record layout', () => {
       'ev_hdr.ret': L.HDR.ret, 'ev_hdr.ip': L.HDR.ip, 'ev_hdr.comm': L.HDR.comm,
       ev_mem: L.MEM.size, 'ev_mem.addr': L.MEM.addr, 'ev_mem.len': L.MEM.len, 'ev_mem.off': L.MEM.off,
       'ev_mem.old_flags': L.MEM.oldFlags, 'ev_mem.result': L.MEM.result, 'ev_mem.prot': L.MEM.prot,
-      'ev_mem.flags': L.MEM.flags, 'ev_mem.fd': L.MEM.fd, 'ev_mem.stack': L.MEM.stack,
+      'ev_mem.flags': L.MEM.flags, 'ev_mem.fd': L.MEM.fd, 'ev_mem.placed': L.MEM.placed, 'ev_mem.stack': L.MEM.stack, WS_PLACED_IMAGE: L.PLACED_IMAGE,
       ev_exec: L.EXEC.size, 'ev_exec.dfd': L.EXEC.dfd, 'ev_exec.at_flags': L.EXEC.atFlags, 'ev_exec.argc': L.EXEC.argc,
       'ev_exec.flags': L.EXEC.flags, 'ev_exec.args_len': L.EXEC.argsLen, 'ev_exec.filename': L.EXEC.filename, 'ev_exec.image': L.EXEC.image,
       'ev_exec.argv': L.EXEC.argv,
@@ -87,7 +87,7 @@ describe('decodeBatch', () => {
       {
         kind: 'mmap', pid: 42, tid: 43, ppid: 1, uid: 1000, comm: 'wasmtime', timeNs: 123456789n,
         ip: 0x7f0000001234, addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0,
-        result: 0x7f1234560000, ok: true, stack: [0x401234, ...Array(15).fill(0)], file: null,
+        result: 0x7f1234560000, ok: true, stack: [0x401234, ...Array(15).fill(0)], file: null, image: false,
       },
     ]);
   });
@@ -108,13 +108,14 @@ describe('decodeBatch', () => {
     r.writeUInt32LE(5, L.MEM.prot);
     r.writeInt32LE(3, L.MEM.fd);
     r.writeBigInt64LE(0x7f1234560000n, L.MEM.result);
+    r.writeUInt32LE(L.PLACED_IMAGE, L.MEM.placed);
     writeFile(r, L.MEM_FILE.file, '/memfd:payload', L.FILE_MEMFD | L.FILE_DETACHED);
     const p = record(L.EV.MPROTECT, L.MEM_FILE.size);
     writeFile(p, L.MEM_FILE.file, 'deep/er/lib.so', L.FILE_TRUNCATED, 1);
     const { events, malformed } = decodeBatch(frame(r, p));
     expect(malformed).toBe(0);
     expect(events[0]).toMatchObject({
-      kind: 'mmap', prot: 5, fd: 3, ok: true,
+      kind: 'mmap', prot: 5, fd: 3, ok: true, image: true,
       file: { path: '/memfd:payload', ino: 1690, dev: 1, magic: 0x01021994, nlink: 0, mode: 0o100777, memfd: true, detached: true, truncated: false },
     });
     expect(events[1]).toMatchObject({ kind: 'mprotect', file: { path: 'deep/er/lib.so', nlink: 1, memfd: false, truncated: true } });

@@ -231,6 +231,7 @@ describeBpf('probes on real processes', () => {
         expect.objectContaining({
           prot: 5,
           ok: true,
+          image: true, // ld.so mapped the file's headers right below its code
           file: expect.objectContaining({ path: '/memfd:wasmshark-lib', nlink: 0, memfd: true, detached: true, magic: TMPFS_MAGIC, truncated: false }),
         }),
       ]);
@@ -242,6 +243,7 @@ describeBpf('probes on real processes', () => {
       const tmp = await follow(['tmpfile-map', dir]);
       const t = of(tmp.events, 'mmap').find((m) => m.prot === 5 && m.fd >= 0)!;
       expect(t.file).toMatchObject({ path: expect.stringMatching(new RegExp(`^${dir}/#\\d+$`)), nlink: 0, memfd: false, detached: false });
+      expect(t.image).toBe(false); // one page of code, nothing of it below
       const gone = await follow(['unlinked-map', dir]);
       const u = of(gone.events, 'mmap').find((m) => m.prot === 5 && m.fd >= 0)!;
       expect(u.file).toMatchObject({ path: expect.stringMatching(new RegExp(`^${dir}/wasmshark-code-`)), nlink: 0, memfd: false });

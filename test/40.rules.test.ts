@@ -29,7 +29,7 @@ const ctx: RuleContext = {
 const rules = new RuleSet(DEFAULT_RULES);
 
 const mmap = (over: Partial<MmapEvent> = {}): MmapEvent => ({
-  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, stack: [], file: null, ...over,
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000000000, ok: true, stack: [], file: null, image: false, ...over,
 });
 const mprotect = (over: Partial<MprotectEvent>): MprotectEvent => ({
   ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000000000, length: 4096, prot: 5, pkey: -1, oldFlags: 3, result: 0, ok: true, stack: [], file: null, ...over,
@@ -187,6 +187,13 @@ describe('code from memory files', () => {
     ]);
     const [f] = rules.evaluate(rx(memfdFile), { ...ctx, mappedElf: () => true });
     expect(f.evidence).toBe('file=memfd:payload origin=memfd links=0 elf=yes mmap prot=PROT_READ|PROT_EXEC addr=0x7f0000000000 len=4096 pid=100 tid=100 comm=wasmtime');
+  });
+
+  it('a library unloaded before its file could be read: the layout the kernel saw decides', () => {
+    const [f] = rules.evaluate(rx(memfdFile, { image: true }), { ...ctx, mappedElf: () => null });
+    expect(f).toMatchObject({ rule: 'memory.fileless-library', level: 'CRITICAL', evidence: expect.stringContaining('elf=inferred') });
+    // what was read wins over the layout
+    expect(judged(rx(memfdFile, { image: true }), false)).toEqual(['HIGH memory.fileless-code Executable code mapped from a memfd: memfd:payload']);
   });
 
   it('other code from such files is HIGH, whether it is not ELF or could not be read', () => {
@@ -385,7 +392,11 @@ describe('score and verdict', () => {
       exec({}),
       connect({ address: '127.0.0.1', port: 9001 }),
       { kind: 'file', pid: 100, fd: 5, path: '/etc/shadow' },
-      { ...task, kind: 'syscall', nr: 101, name: 'ptrace', args: [0, 0, 0], compat: false },
+      { ...task, kind: 'syscall', nr: 101, name: 'ptrace', args: [0, 0, 0], compat: false, remoteAddr: 0 },
+      { ...task, kind: 'syscall', nr: 101, name: 'ptrace', args: [4, 4242, 0x1000], compat: false, remoteAddr: 0 },
+      mmap({ prot: 5, flags: 0x812, fd: 3, file: memfdFile }),
+      open({ file: file('/etc/shadow') }),
+      open({ file: file('/proc/4242/mem', { magic: PROCFS }), write: true, procMem: true }),
     ];
     const findings = events.flatMap((e) => rules.evaluate(e, ctx));
     expect(findings.length).toBeGreaterThanOrEqual(events.length);

@@ -35,7 +35,7 @@ const protect = (prot: number, oldFlags: number | null): MprotectEvent => ({
   ...task, kind: 'mprotect', syscall: 'mprotect', addr: 0x7f0000400000, length: 262144, prot, pkey: -1, oldFlags, result: 0, ok: true, stack: [], file: null,
 });
 const wxMap: MmapEvent = {
-  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000500000, ok: true, stack: [], file: null,
+  ...task, kind: 'mmap', addr: 0, length: 4096, prot: 7, flags: 0x22, fd: -1, offset: 0, result: 0x7f0000500000, ok: true, stack: [], file: null, image: false,
 };
 const judged = (e: MmapEvent | MprotectEvent | ProcRwxEvent, c: RuleContext) => rules.evaluate(e, c).map((f) => `${f.level} ${f.rule}`);
 

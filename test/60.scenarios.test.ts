@@ -7,7 +7,7 @@
  */
 import type { Report } from '../src/report';
 import { describeBpf } from './helpers/env';
-import { scenarioPaths } from './helpers/scenarios';
+import { expectEvidence, scenarioPaths } from './helpers/scenarios';
 import { expectScoreExplained } from './helpers/score';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -20,6 +20,7 @@ interface Scenario {
   label: 'benign' | 'malicious';
   verdict: string;
   required: string[];
+  evidence?: Record<string, RegExp>;
   cli?: boolean;
 }
 
@@ -36,6 +37,7 @@ describeBpf('scenario corpus', () => {
       expect({ serious, verdict: report.verdict }).toEqual({ serious: [], verdict: 'CLEAN' });
     } else {
       expect({ verdict: report.verdict, rules, seen }).toEqual({ verdict: s.verdict, rules: expect.arrayContaining(s.required), seen });
+      expectEvidence(s, report.alerts);
     }
     expectScoreExplained(report);
     expect(report.drops.total).toBe(0);

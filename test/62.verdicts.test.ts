@@ -8,7 +8,7 @@
  */
 import type { Report } from '../src/report';
 import { describeBpf } from './helpers/env';
-import { scenarioPaths } from './helpers/scenarios';
+import { expectEvidence, scenarioPaths } from './helpers/scenarios';
 import { expectScoreExplained } from './helpers/score';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,6 +21,7 @@ interface Act {
   label: 'benign' | 'malicious';
   verdict: string;
   required: string[];
+  evidence?: Record<string, RegExp>;
   cli?: boolean;
   timeout: number;
 }
@@ -29,7 +30,7 @@ describeBpf('verdicts through the CLI: one act every 2 s, attached after 1 s', (
   const acts: Act[] = corpus(scenarioPaths).filter((s: Act) => s.cli);
 
   it('covers every act of the table and the benign runtimes beside them', () => {
-    expect(acts.filter((s) => s.label === 'malicious')).toHaveLength(9);
+    expect(acts.filter((s) => s.label === 'malicious')).toHaveLength(14);
     expect(acts.filter((s) => s.label === 'benign').map((s) => s.name.split(':')[0])).toEqual(['deno', 'node', 'C']);
   });
 
@@ -49,6 +50,7 @@ describeBpf('verdicts through the CLI: one act every 2 s, attached after 1 s', (
         rules: expect.arrayContaining(s.required),
         seen,
       });
+      expectEvidence(s, r.alerts);
     }
     expectScoreExplained(r);
 

@@ -42,18 +42,25 @@ const FROM: Record<MemoryFileOrigin, string> = {
  * A mapping made executable whose file is not on disk. `elf` reads the file's
  * first bytes (asked only here): an ELF file is a library being loaded,
  * anything else is code staged in it. Either way the mapping is not W+X.
+ * When the mapping is gone before it can be read (a library loaded and
+ * unloaded, a process that exited), the kernel's view of the layout decides:
+ * the same file mapped right below the code is an object as a dynamic loader
+ * lays one out.
  */
 export function memoryFileRules(e: MmapEvent | MprotectEvent, elf: () => boolean | null): Finding[] {
   if (!e.ok || !e.file || !(e.prot & PROT_EXEC)) return [];
   if (e.kind === 'mmap' && e.flags & MAP_ANONYMOUS) return [];
   const origin = memoryFileOrigin(e.file);
   if (!origin) return [];
-  const isElf = elf();
+  const read = elf();
+  const image = e.kind === 'mmap' && e.image;
+  const isElf = read ?? image;
+  const elfText = read === null ? (image ? 'inferred (the file is mapped right below its code, as a loader lays out a library)' : 'unknown') : read ? 'yes' : 'no';
   const name = fileName(e.file);
   const syscall = e.kind === 'mmap' ? 'mmap' : e.syscall;
   const addr = e.kind === 'mmap' ? e.result : e.addr;
   const evidence =
-    `file=${name} origin=${origin} links=${e.file.nlink} elf=${isElf === null ? 'unknown' : isElf ? 'yes' : 'no'} ` +
+    `file=${name} origin=${origin} links=${e.file.nlink} elf=${elfText} ` +
     `${syscall} prot=${protNames(e.prot)} addr=${hex(addr)} len=${e.length} pid=${e.pid} tid=${e.tid} comm=${e.comm}`;
   if (isElf) {
     return [

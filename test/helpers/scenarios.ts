@@ -18,4 +18,15 @@ export const scenarioPaths = {
   get evilAddon() {
     return buildFixture('test/scenarios/workloads/evil-addon.c', ['-shared', '-fPIC', `-I${nodeInclude}`]);
   },
+  get payload() {
+    return buildFixture('test/fixtures/payload.c', ['-shared', '-fPIC']);
+  },
 };
+
+/** Each rule a row lists under `evidence` raised an alert whose evidence names what the row says (the file, the process). */
+export function expectEvidence(s: { evidence?: Record<string, RegExp> }, alerts: Array<{ rule: string; evidence: string }>): void {
+  for (const [rule, pattern] of Object.entries(s.evidence ?? {})) {
+    const said = alerts.filter((a) => a.rule === rule).map((a) => a.evidence);
+    expect({ rule, said: said.some((e) => pattern.test(e)) ? pattern : said }).toEqual({ rule, said: pattern });
+  }
+}

@@ -12,7 +12,10 @@
  *
  * `paths` gives the programs: node, bun, workerd, deno, trigger
  * (test/fixtures/trigger.c), evilAddon (workloads/evil-addon.c built as a
- * Node addon).
+ * Node addon), payload (test/fixtures/payload.c built as a shared library).
+ * `$SECRET` in a command is a credential file the runner makes for the
+ * scenario. `evidence` maps a required rule to what its evidence must say
+ * (the file or the process it names).
  */
 'use strict';
 const path = require('path');
@@ -82,6 +85,29 @@ function corpus(paths) {
       verdict: 'MALICIOUS',
       required: ['process.shell'],
     }),
+    // the ways around W+X, inside a runtime: no W+X mapping, no mprotect
+    malicious({
+      name: 'node: native host function loads a library from a memfd',
+      command: [paths.node, W('node-evil-addon.js'), paths.evilAddon, 'memfdLoad', paths.payload],
+      verdict: 'MALICIOUS',
+      required: ['memory.fileless-library'],
+      evidence: { 'memory.fileless-library': /^file=memfd:host-payload origin=memfd / },
+    }),
+    malicious({
+      name: "node: JavaScript rewrites the runtime's code through /proc/self/mem",
+      command: [paths.node, W('node-proc-mem.js')],
+      verdict: 'MALICIOUS',
+      required: ['memory.proc-mem-write'],
+      evidence: { 'memory.proc-mem-write': /^target=\d+ \(itself\) path=\/proc\/\d+\/mem / },
+    }),
+    malicious({
+      name: 'node: JavaScript reads a credential file and closes it between two polls',
+      command: [paths.node, W('node-read-secret.js'), '$SECRET'],
+      secret: true,
+      verdict: 'SUSPICIOUS',
+      required: ['file.sensitive'],
+      evidence: { 'file.sensitive': /^path=\/\S+\/\.aws\/credentials fd=\d+ read / },
+    }),
 
     // one decisive act each, judged through the CLI
     act(benign({ name: 'deno: WASM workload, attached (CLI)', ...deno(W('deno-wasm.mjs'), 'loop', '0') })),
@@ -112,6 +138,43 @@ function corpus(paths) {
       required: ['network.port', 'network.outbound'],
     })),
     act(malicious({ name: 'C: code written to RW memory, then mprotect R+X, every 2 s (CLI)', command: every('unpack'), verdict: 'SUSPICIOUS', required: ['memory.wx-violation'] })),
+    // the ways around W+X
+    act(malicious({
+      name: 'C: loads a shared library from a memfd, every 2 s (CLI)',
+      command: every('memfd-load', paths.payload),
+      verdict: 'MALICIOUS',
+      required: ['memory.fileless-library'],
+      evidence: { 'memory.fileless-library': /^file=memfd:wasmshark-lib origin=memfd / },
+    })),
+    act(malicious({
+      name: 'C: rewrites its own code through /proc/self/mem (a dfd and "mem"), every 2 s (CLI)',
+      command: every('proc-mem-self', 'relative'),
+      verdict: 'MALICIOUS',
+      required: ['memory.proc-mem-write'],
+      evidence: { 'memory.proc-mem-write': /^target=\d+ \(itself\) path=\/proc\/\d+\/mem / },
+    })),
+    act(malicious({
+      name: "C: rewrites a child's code through /proc/PID/mem, every 2 s (CLI)",
+      command: every('proc-mem-child'),
+      verdict: 'MALICIOUS',
+      required: ['memory.proc-mem-write'],
+      evidence: { 'memory.proc-mem-write': /^target=\d+ cmdline=sleep 5 path=\/proc\/\d+\/mem / },
+    })),
+    act(malicious({
+      name: "C: rewrites a traced child's code with ptrace(PTRACE_POKETEXT), every 2 s (CLI)",
+      command: every('ptrace-poke'),
+      verdict: 'MALICIOUS',
+      required: ['process.ptrace-poke'],
+      evidence: { 'process.ptrace-poke': /^request=PTRACE_POKETEXT target=\d+ cmdline=sleep 5 addr=0x[0-9a-f]+ / },
+    })),
+    act(malicious({
+      name: 'C: reads a credential file and closes it between two polls, every 2 s (CLI)',
+      command: every('read-file', '$SECRET'),
+      secret: true,
+      verdict: 'SUSPICIOUS',
+      required: ['file.sensitive'],
+      evidence: { 'file.sensitive': /^path=\/\S+\/\.aws\/credentials fd=\d+ read / },
+    })),
   ];
 }
 

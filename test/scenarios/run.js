@@ -114,7 +114,7 @@ async function listener(address, port) {
   return ok ? server : null;
 }
 
-/** What a scenario needs around it (a fake pool, a listener, a workerd config): its command, and how to undo it. */
+/** What a scenario needs around it (a fake pool, a listener, a credential file, a workerd config): its command, and how to undo it. */
 async function prepare(s, cleanup) {
   let command = [...s.command];
   let port = 0;
@@ -126,6 +126,15 @@ async function prepare(s, cleanup) {
   if (s.listen) {
     const server = await listener(...s.listen);
     if (server) cleanup.push(() => server.close());
+  }
+  if (s.secret) {
+    // a credential file where a user keeps one: ~/.aws/credentials under a home of its own
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-home-'));
+    cleanup.push(() => fs.rmSync(home, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(home, '.aws'));
+    const file = path.join(home, '.aws', 'credentials');
+    fs.writeFileSync(file, '[default]\naws_access_key_id = AKIAEXAMPLEEXAMPLE00\n', { mode: 0o600 });
+    command = command.map((a) => (a === '$SECRET' ? file : a));
   }
   if (s.workerd) {
     port = await freePort();

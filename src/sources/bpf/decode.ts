@@ -49,6 +49,7 @@ import {
   OPEN,
   OPEN_PROC_MEM,
   PATH_LEN,
+  PLACED_IMAGE,
   SITE_MEMFD,
   STACK_WORDS,
   SUN_PATH_LEN,
@@ -196,6 +197,7 @@ function decodeMem(buf: Buffer, view: DataView, at: number, type: number, size: 
       ok: result >= 0 || result < -4095,
       stack: stackWords(view, at),
       file,
+      image: (view.getUint32(at + MEM.placed, true) & PLACED_IMAGE) !== 0,
     };
   }
   const old = view.getBigUint64(at + MEM.oldFlags, true);

@@ -59,8 +59,10 @@ export const MEM = {
   prot: 96,
   flags: 100,
   fd: 104,
+  placed: 108,
   stack: 112,
 } as const;
+export const PLACED_IMAGE = 0x1;
 
 export const EXEC = {
   size: 1616,
