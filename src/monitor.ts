@@ -487,7 +487,11 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       callSite: (pid, ip, stack) => this.maps.callSite(pid, ip, stack),
       kernelSawRegion: (pid, start, end) => this.assessment.kernelSawRegion(pid, start, end),
       mappedElf: (pid, addr) => this.maps.elfAt(pid, addr),
-      commandLine: (pid) => readArgv(pid, 8, 127),
+      // a child gone already is still known by its exec
+      commandLine: (pid) => {
+        const now = readArgv(pid, 8, 127);
+        return now.length > 0 ? now : (this.children.get(pid)?.argv ?? []);
+      },
     });
     const length = e.kind === 'mmap' || e.kind === 'mprotect' ? e.length : 0;
     for (const f of findings) this.addFinding(f, length);

@@ -10,7 +10,7 @@ import type { OpenEvent, SyscallEvent } from '../events';
 import { argvText, hex } from './format';
 
 export interface InjectionContext {
-  /** Another process's command line now ([] if it is gone or unreadable). */
+  /** Another process's command line: now, or as last seen if it is gone ([] if unknown). */
   commandLine(pid: number): string[];
 }
 
@@ -39,7 +39,7 @@ function basename(path: string): string {
 function describe(target: number, self: number, ctx: InjectionContext): { evidence: string; name: string } {
   if (target === self) return { evidence: `target=${target} (itself)`, name: 'itself' };
   const argv = ctx.commandLine(target);
-  if (argv.length === 0) return { evidence: `target=${target} cmdline=unknown (gone)`, name: `pid ${target}` };
+  if (argv.length === 0) return { evidence: `target=${target} cmdline=unknown`, name: `pid ${target}` };
   return { evidence: `target=${target} cmdline=${argvText(argv)}`, name: `${basename(argv[0]) || argv[0]} (pid ${target})` };
 }
 
