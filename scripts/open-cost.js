@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/*
+ * What the open hooks cost a process nobody follows. An open/close loop
+ * (test/fixtures/trigger.c `opens`) reports its CPU time per iteration with
+ * no probes, with wasmshark's object built without the open hooks, and with
+ * the object as shipped; lean and exact hooks each. Runs are interleaved
+ * round by round, so a busy machine slows every configuration alike; the
+ * medians are compared.
+ *
+ *   sudo node scripts/open-cost.js [--rounds N] [--opens N]
+ *
+ * Needs root, `npm run build`, cc and clang. The variant without the open
+ * hooks is bpf/wasmshark.bpf.c with its LEAN_EXIT(open...) lines and the
+ * opens' case in on_return taken out; both objects load through the
+ * project's own addon, with an idle process in the target set, as a monitor
+ * would have.
+ */
+'use strict';
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const { loadAddon, BPF_OBJECT_PATH } = require(path.join(ROOT, 'dist', 'native.js'));
+const { readStat } = require(path.join(ROOT, 'dist', 'proc', 'stat.js'));
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`open-cost: ${name} expects a positive integer`);
+    process.exit(2);
+  }
+  return n;
+}
+const ROUNDS = option('--rounds', 7);
+const OPENS = option('--opens', 300000);
+const FILE = '/etc/hostname';
+
+function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = path.join(dir, cmd);
+    if (dir && fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The shipped source without the open hooks: the lean exit tracepoints and the exact hook's case. */
+function withoutOpens(dir) {
+  for (const f of fs.readdirSync(path.join(ROOT, 'bpf'))) if (f.endsWith('.h')) fs.copyFileSync(path.join(ROOT, 'bpf', f), path.join(dir, f));
+  const source = fs.readFileSync(path.join(ROOT, 'bpf', 'wasmshark.bpf.c'), 'utf8');
+  const lean = /^LEAN_EXIT\((?:open|openat|openat2|creat|open_by_handle_at)\)\n/gm;
+  const exact = /\tswitch \(nr\) \{\n(?:\tcase NR_\w+:\n)+\t\treturn exit_open\(nr, ret\);\n\t\}\n/;
+  if ((source.match(lean) ?? []).length !== 5 || !exact.test(source)) {
+    throw new Error('bpf/wasmshark.bpf.c no longer has the open hooks this takes out');
+  }
+  fs.writeFileSync(path.join(dir, 'wasmshark.bpf.c'), source.replace(lean, '').replace(exact, ''));
+  const out = path.join(dir, 'without-opens.bpf.o');
+  const clang = which('clang-14') ?? which('clang');
+  if (!clang) throw new Error('needs clang to build the variant without the open hooks');
+  execFileSync(clang, ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I/usr/include/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu`, `-I${dir}`, '-c', path.join(dir, 'wasmshark.bpf.c'), '-o', out]);
+  return out;
+}
+
+function run(file, args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(file)} ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  if (process.getuid() !== 0) {
+    console.error('open-cost: needs root to load BPF programs (sudo node scripts/open-cost.js)');
+    process.exit(1);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-open-cost-'));
+  const idle = [];
+  try {
+    const trigger = path.join(dir, 'trigger');
+    execFileSync(which('cc') ?? 'gcc', ['-O2', '-pthread', path.join(ROOT, 'test', 'fixtures', 'trigger.c'), '-o', trigger]);
+    const without = withoutOpens(dir);
+    const { Session } = loadAddon();
+    const configs = [{ name: 'none', label: 'no probes' }];
+    for (const syscalls of ['lean', 'exact']) {
+      configs.push({ name: `${syscalls}-without`, label: `${syscalls} hooks, without the open hooks`, object: without, syscalls });
+      configs.push({ name: `${syscalls}-with`, label: `${syscalls} hooks, with the open hooks (as shipped)`, object: BPF_OBJECT_PATH, syscalls });
+    }
+    const samples = Object.fromEntries(configs.map((c) => [c.name, []]));
+    // an idle target: a bystander's lookup looks in a map that is in use, as under a monitor
+    const target = spawn(trigger, ['sleep', '600000'], { stdio: 'ignore' });
+    idle.push(target);
+    await new Promise((r) => setTimeout(r, 50));
+    const targetTicks = readStat(target.pid).startTicks;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of configs) {
+        let session = null;
+        if (c.object) {
+          session = new Session({ objectPath: c.object, syscalls: c.syscalls, countSyscalls: false, followChildren: true });
+          session.start(() => {}, () => {});
+          session.addTarget(target.pid, targetTicks);
+          if (session.hooks().syscalls !== c.syscalls) throw new Error(`asked for ${c.syscalls} hooks, got ${session.hooks().syscalls}`);
+        }
+        try {
+          samples[c.name].push(Number(await run(trigger, ['opens', FILE, String(OPENS)])));
+        } finally {
+          if (session) await session.stop();
+        }
+      }
+      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${configs.map((c) => `${c.name} ${samples[c.name].at(-1)}`).join(', ')}\n`);
+    }
+    const none = median(samples.none);
+    const rows = configs.map((c) => {
+      const m = median(samples[c.name]);
+      const pair = c.name.endsWith('-with') ? median(samples[c.name.replace(/-with$/, '-without')]) : null;
+      return `| ${c.label} | ${m.toFixed(0)} | ×${(m / none).toFixed(3)} | ${pair ? `×${(m / pair).toFixed(3)} (+${(m - pair).toFixed(0)} ns)` : ''} |`;
+    });
+    console.log(`open+close of ${FILE} by a process nobody follows, ${OPENS} per run, ${ROUNDS} interleaved rounds, CPU ns per iteration (median)\n`);
+    console.log('| configuration | ns/iteration | vs no probes | with vs without the open hooks |');
+    console.log('|---|---|---|---|');
+    console.log(rows.join('\n'));
+    console.log(`\nsamples: ${JSON.stringify(samples)}`);
+  } finally {
+    for (const p of idle) p.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`open-cost: ${err.message}`);
+  process.exit(1);
+});
