@@ -16,7 +16,10 @@
  * Every handler does the same: filter early (syscall number, a cheap argument
  * test, then the targets map), fill a record, and either stash it until the
  * syscall returns or submit it to the ring buffer. A failed reservation is
- * counted in `drops`.
+ * counted in `drops`. Opens are hooked at their exit only: the fd returned
+ * leads to the file itself, and a process nobody follows pays one lookup.
+ * What a file is (its path from the dentries, links, filesystem, memfd or
+ * not) is read from the kernel's objects, never from a path the caller gave.
  */
 #include "kernel_types.h"
 #include <linux/bpf.h>
@@ -40,7 +43,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define WS_MAX_ARGC_COUNTED 64
 
 /* x86_64 syscall numbers (the object is built for x86_64 only) */
-#define NR_open 2
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_connect 42
@@ -48,6 +50,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_memfd_create 319
 #define NR_execveat 322
 #define NR_pkey_mprotect 329
+/* opens, reported from their exit */
+#define NR_open 2
 #define NR_creat 85
 #define NR_openat 257
 #define NR_open_by_handle_at 304
