@@ -54,12 +54,18 @@ export function assessCoverage(input: CoverageInput): Coverage {
       'execve and execveat with arguments and result (kernel)',
       'connect() with address, port and result, refused ones included (kernel)',
       'memfd_create and notable syscalls: ptrace, bpf, io_uring_setup, process_vm_*, module loading (kernel)',
+      'the file behind executable memory: code from a memfd, a deleted file or /dev/shm (kernel)',
+      'every file opened, by the path the kernel resolved, once per file and access: secrets read between passes, /proc/PID/mem (kernel)',
       input.syscallMode === 'exact'
         ? 'every syscall made from anonymous executable memory (kernel)'
         : 'the hooked syscalls made from anonymous executable memory (kernel)',
       'every process and thread created, followed before it first runs (kernel)',
     );
-    blind.push('operations submitted through io_uring (only io_uring_setup is seen)', 'syscalls made through the 32-bit ABI (int 0x80) after the first');
+    blind.push(
+      'operations submitted through io_uring (only io_uring_setup is seen)',
+      'syscalls made through the 32-bit ABI (int 0x80) after the first',
+      'writes through a /proc/PID/mem fd or a shared mapping opened before monitoring (only opens and mappings are seen)',
+    );
     if (input.syscallMode !== 'exact') blind.push('other syscalls made from anonymous executable memory (--syscalls exact checks every syscall)');
   } else {
     reasons.push(input.bpfError ? `/proc polling only: eBPF unavailable (${input.bpfError})` : '/proc polling only: eBPF not used');
@@ -68,6 +74,7 @@ export function assessCoverage(input: CoverageInput): Coverage {
       'children that execute and exit between two passes',
       'connect() itself: refused connections, and connections opened and closed between passes',
       'W+X memory made and unmapped between passes, and memory made executable after writing (mprotect)',
+      'files opened and closed between passes: a secret read in between, /proc/PID/mem',
       'memfd_create, ptrace, bpf, io_uring_setup and other notable syscalls',
       'syscalls made from anonymous executable memory',
     );

@@ -207,66 +207,6 @@ describeBpf('eBPF mode', () => {
     }
   });
 
-  describe('ways around W+X, on a process repeating its act every 2 s, attached after 1 s', () => {
-    const flagged = ['SUSPICIOUS', 'MALICIOUS'];
-    interface ReportAlert {
-      level: string;
-      rule: string;
-      evidence: string;
-    }
-
-    async function attached(args: string[], name: string) {
-      const target = startBackground(trigger(), ['--every', '2000', ...args]);
-      const out = path.join(tmp, `${name}.json`);
-      try {
-        await sleep(1000);
-        const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '5', '--output', out]);
-        expect(r.code).toBe(0);
-        const report = JSON.parse(fs.readFileSync(out, 'utf8'));
-        const find = (rule: string): ReportAlert | undefined => report.alerts.find((a: ReportAlert) => a.rule === rule);
-        return { stdout: r.stdout, report, find, pid: target.pid! };
-      } finally {
-        target.kill('SIGKILL');
-      }
-    }
-
-    it('a library loaded from a memfd is CRITICAL, naming the memfd', async () => {
-      const payload = buildFixture('test/fixtures/payload.c', ['-shared', '-fPIC']);
-      const { stdout, report, find } = await attached(['memfd-load', payload], 'memfd-load');
-      expect(find('memory.fileless-library')).toMatchObject({ level: 'CRITICAL', evidence: expect.stringMatching(/^file=memfd:wasmshark-lib origin=memfd /) });
-      expect(stdout).toMatch(/\[CRITICAL\] MEMORY  Library loaded from a memfd: memfd:wasmshark-lib\n/);
-      expect(flagged).toContain(report.verdict);
-    });
-
-    it('its own code rewritten through /proc/self/mem is CRITICAL, naming the target', async () => {
-      const { report, find, pid } = await attached(['proc-mem-self', 'relative'], 'proc-mem');
-      expect(find('memory.proc-mem-write')).toMatchObject({
-        level: 'CRITICAL',
-        evidence: expect.stringMatching(new RegExp(`^target=${pid} \\(itself\\) path=/proc/${pid}/mem `)),
-      });
-      expect(flagged).toContain(report.verdict);
-    });
-
-    it("another process's code rewritten with ptrace is CRITICAL, naming it by pid, command line and address", async () => {
-      const { stdout, report, find } = await attached(['ptrace-poke'], 'ptrace-poke');
-      const poke = find('process.ptrace-poke');
-      expect(poke).toMatchObject({ level: 'CRITICAL', evidence: expect.stringMatching(/^request=PTRACE_POKETEXT target=\d+ cmdline=sleep 5 addr=0x[0-9a-f]+ /) });
-      const target = Number(/target=(\d+)/.exec(poke!.evidence)![1]);
-      expect(report.children.map((c: { pid: number }) => c.pid)).toContain(target);
-      expect(stdout).toMatch(/\[CRITICAL\] PROCESS Writes into another process with ptrace\(PTRACE_POKETEXT\): sleep \(pid \d+\)/);
-      expect(flagged).toContain(report.verdict);
-    });
-
-    it('a credential file read and closed between two /proc passes is HIGH, naming the file', async () => {
-      const file = path.join(tmp, 'home', '.aws', 'credentials');
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, '[default]\naws_access_key_id = AKIAEXAMPLEEXAMPLE00\n', { mode: 0o600 });
-      const { report, find } = await attached(['read-file', file], 'read-secret');
-      expect(find('file.sensitive')).toMatchObject({ level: 'HIGH', evidence: expect.stringMatching(new RegExp(`^path=${file} fd=\\d+ read syscall=openat `)) });
-      expect(flagged).toContain(report.verdict);
-    });
-  });
-
   it('stops on SIGINT mid-run and still writes the report', async () => {
     const target = startBackground(trigger(), ['sleep', '20000']);
     const out = path.join(tmp, 'sigint.json');
