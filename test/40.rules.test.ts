@@ -291,6 +291,17 @@ describe('files the kernel saw opened', () => {
     expect(judged(open({ file: memfdFile, write: true }))).toEqual([]);
   });
 
+  it("a runtime's own configuration read by the runtime is expected; written, or read by another program, it is not", () => {
+    const deno = { name: 'deno', engine: 'V8', version: '2.9.6', jit: 'rwx-mprotect' as const, modules: ['/usr/bin/deno'] };
+    const npmrc = open({ file: file('/root/.npmrc') });
+    const as = (runtime: typeof deno | null, e: OpenEvent) => rules.evaluate(e, { ...ctx, runtime: () => runtime }).map((f) => `${f.level} ${f.rule} ${f.title}`);
+    expect(as(deno, npmrc)).toEqual(['INFO file.runtime-config Expected: deno reads /root/.npmrc']);
+    expect(as(deno, { ...npmrc, write: true })).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.npmrc']);
+    expect(as(deno, open({ file: file('/root/.aws/credentials') }))).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.aws/credentials']);
+    expect(as({ ...deno, name: 'node' }, npmrc)).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.npmrc']);
+    expect(as(null, npmrc)).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.npmrc']);
+  });
+
   it('the same path from an open and from the fd poll is one alert', () => {
     const book = new AlertBook();
     for (const f of rules.evaluate(open({ file: file('/etc/shadow') }), ctx)) book.add(f);

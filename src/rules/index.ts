@@ -8,7 +8,7 @@ import type { RulesConfig } from './config';
 import type { DropCounts } from '../probes';
 import { blindedRules } from './monitor';
 import { mmapRules, mprotectRules, rwxRegionRules } from './memory';
-import { anonSyscallRules, judgeMemory, judgeRwxRegion } from './runtime';
+import { anonSyscallRules, judgeMemory, judgeOpen, judgeRwxRegion } from './runtime';
 import { memfdSyscallRules, memoryFileRules } from './fileless';
 import { injectionRules, procMemRules, type InjectionContext } from './injection';
 import type { CallSite } from '../runtime/callsite';
@@ -61,7 +61,7 @@ export class RuleSet {
       case 'syscall':
         return this.leveled(injectionRules(e, ctx) ?? syscallRules(e));
       case 'open':
-        return this.leveled([...procMemRules(e, ctx), ...this.secrets.openRules(e)]);
+        return this.leveled(judgeOpen(e, [...procMemRules(e, ctx), ...this.secrets.openRules(e)], ctx.runtime(e.pid)));
       case 'exec':
         return this.leveled(execRules(e, ctx));
       case 'memfd':

@@ -5,10 +5,12 @@
  * executable memory is CRITICAL in every runtime.
  */
 import type { Finding } from '../alerts';
-import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type ProcRwxEvent } from '../events';
+import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type OpenEvent, type ProcRwxEvent } from '../events';
 import { describeSite, type CallSite } from '../runtime/callsite';
 import type { JitModel, RuntimeInfo } from '../runtime/identify';
 import { syscallName } from '../syscalls';
+import { globToRegExp } from './config';
+import { fileName } from './fileless';
 import { hex } from './format';
 
 type Op = 'rwx-map' | 'rwx-protect' | 'rx-protect';
@@ -103,6 +105,35 @@ export function judgeRwxRegion(e: ProcRwxEvent, findings: Finding[], runtime: Ru
   if (!rwxJit || !anonymous) return findings;
   const evidence = `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`;
   return [jitExpected(runtime, e.pid, `an anonymous RWX region, as ${runtime.name}'s JIT keeps; /proc alone cannot tell who made it`, evidence, e.start, e.end)];
+}
+
+/** Secret-looking files a runtime reads as its own configuration, and what they are to it. */
+const OWN_CONFIG: Record<string, Array<[RegExp, string]>> = {
+  // seen on every start of Deno 2.x, before the main module is read
+  deno: [[globToRegExp('**/.npmrc'), 'its npm registry configuration (registries and tokens for npm: specifiers) at start-up']],
+};
+
+/**
+ * A sensitive file read by the runtime as its own configuration is expected
+ * (INFO, not scored). Writing it is not, nor is any other process reading it.
+ */
+export function judgeOpen(e: OpenEvent, findings: Finding[], runtime: RuntimeInfo | null): Finding[] {
+  const own = runtime && !e.write ? OWN_CONFIG[runtime.name]?.find(([re]) => re.test(e.file.path)) : undefined;
+  if (!runtime || !own) return findings;
+  return findings.map((f) =>
+    f.rule !== 'file.sensitive'
+      ? f
+      : {
+          rule: 'file.runtime-config',
+          key: f.key,
+          level: 'INFO',
+          category: 'FILE',
+          title: `Expected: ${runtime.name} reads ${fileName(e.file)}`,
+          description: `${runtime.name} reads ${own[1]}; module code reading it through ${runtime.name}'s own file API is not told apart`,
+          evidence: f.evidence,
+          pid: f.pid,
+        },
+  );
 }
 
 /** The runtime's own JIT memory: recorded, not scored. */
