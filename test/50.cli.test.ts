@@ -207,6 +207,26 @@ describeBpf('eBPF mode', () => {
     }
   });
 
+  it("a poke into another process's code is CRITICAL, naming it by pid, command line and address (attached while it repeats every 2 s)", async () => {
+    // the corpus's one-act rows cover the other ways around W+X (test/62); this act also starts a child each time
+    const target = startBackground(trigger(), ['--every', '2000', 'ptrace-poke']);
+    const out = path.join(tmp, 'ptrace-poke.json');
+    try {
+      await sleep(1000);
+      const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '4', '--output', out]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/\[CRITICAL\] PROCESS Writes into another process with ptrace\(PTRACE_POKETEXT\): sleep \(pid \d+\)/);
+      const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+      const poke = report.alerts.find((a: { rule: string }) => a.rule === 'process.ptrace-poke');
+      expect(poke).toMatchObject({ level: 'CRITICAL', evidence: expect.stringMatching(/^request=PTRACE_POKETEXT target=\d+ cmdline=sleep 5 addr=0x[0-9a-f]+ /) });
+      const traced = Number(/target=(\d+)/.exec(poke.evidence)![1]);
+      expect(report.children.map((c: { pid: number }) => c.pid)).toContain(traced);
+      expect(report.verdict).toBe('MALICIOUS');
+    } finally {
+      target.kill('SIGKILL');
+    }
+  });
+
   it('stops on SIGINT mid-run and still writes the report', async () => {
     const target = startBackground(trigger(), ['sleep', '20000']);
     const out = path.join(tmp, 'sigint.json');

@@ -85,7 +85,21 @@ function corpus(paths) {
       verdict: 'MALICIOUS',
       required: ['process.shell'],
     }),
-    // the ways around W+X, inside a runtime: no W+X mapping, no mprotect
+    // the ways around W+X: no W+X mapping, no mprotect (each of these starts a child, itself an alert: not one act)
+    malicious({
+      name: "C: rewrites a child's code through /proc/PID/mem",
+      command: [paths.trigger, 'proc-mem-child'],
+      verdict: 'MALICIOUS',
+      required: ['memory.proc-mem-write'],
+      evidence: { 'memory.proc-mem-write': /^target=\d+ cmdline=sleep 5 path=\/proc\/\d+\/mem / },
+    }),
+    malicious({
+      name: "C: rewrites a traced child's code with ptrace(PTRACE_POKETEXT)",
+      command: [paths.trigger, 'ptrace-poke'],
+      verdict: 'MALICIOUS',
+      required: ['process.ptrace-poke'],
+      evidence: { 'process.ptrace-poke': /^request=PTRACE_POKETEXT target=\d+ cmdline=sleep 5 addr=0x[0-9a-f]+ / },
+    }),
     malicious({
       name: 'node: native host function loads a library from a memfd',
       command: [paths.node, W('node-evil-addon.js'), paths.evilAddon, 'memfdLoad', paths.payload],
@@ -152,20 +166,6 @@ function corpus(paths) {
       verdict: 'MALICIOUS',
       required: ['memory.proc-mem-write'],
       evidence: { 'memory.proc-mem-write': /^target=\d+ \(itself\) path=\/proc\/\d+\/mem / },
-    })),
-    act(malicious({
-      name: "C: rewrites a child's code through /proc/PID/mem, every 2 s (CLI)",
-      command: every('proc-mem-child'),
-      verdict: 'MALICIOUS',
-      required: ['memory.proc-mem-write'],
-      evidence: { 'memory.proc-mem-write': /^target=\d+ cmdline=sleep 5 path=\/proc\/\d+\/mem / },
-    })),
-    act(malicious({
-      name: "C: rewrites a traced child's code with ptrace(PTRACE_POKETEXT), every 2 s (CLI)",
-      command: every('ptrace-poke'),
-      verdict: 'MALICIOUS',
-      required: ['process.ptrace-poke'],
-      evidence: { 'process.ptrace-poke': /^request=PTRACE_POKETEXT target=\d+ cmdline=sleep 5 addr=0x[0-9a-f]+ / },
     })),
     act(malicious({
       name: 'C: reads a credential file and closes it between two polls, every 2 s (CLI)',
