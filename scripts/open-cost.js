@@ -11,9 +11,10 @@
  *
  * Needs root, `npm run build`, cc and clang. The variant without the open
  * hooks is bpf/wasmshark.bpf.c with its LEAN_EXIT(open...) lines and the
- * opens' case in on_return taken out; both objects load through the
- * project's own addon, with an idle process in the target set, as a monitor
- * would have. The machine may be shared: a sample taken while another
+ * opens' case in on_return taken out; a third has the hooks but returns at
+ * once from them (what attaching the tracepoints costs, whatever runs on
+ * them). All load through the project's own addon, with an idle process in
+ * the target set, as a monitor would have. The machine may be shared: a sample taken while another
  * process had syscall hooks attached (`bpftool perf show`) is taken again,
  * after waiting (two minutes at most over the whole run) for them to go.
  */
@@ -49,22 +50,34 @@ function which(cmd) {
   return null;
 }
 
-/** The shipped source without the open hooks: the lean exit tracepoints and the exact hook's case. */
-function withoutOpens(dir) {
-  for (const f of fs.readdirSync(path.join(ROOT, 'bpf'))) if (f.endsWith('.h')) fs.copyFileSync(path.join(ROOT, 'bpf', f), path.join(dir, f));
-  const source = fs.readFileSync(path.join(ROOT, 'bpf', 'wasmshark.bpf.c'), 'utf8');
-  const lean = /^LEAN_EXIT\((?:open|openat|openat2|creat|open_by_handle_at)\)\n/gm;
-  const exact = /\tswitch \(nr\) \{\n(?:\tcase NR_\w+:\n)+\t\treturn exit_open\(nr, ret\);\n\t\}\n/;
-  if ((source.match(lean) ?? []).length !== 5 || !exact.test(source)) {
-    throw new Error('bpf/wasmshark.bpf.c no longer has the open hooks this takes out');
-  }
-  fs.writeFileSync(path.join(dir, 'wasmshark.bpf.c'), source.replace(lean, '').replace(exact, ''));
-  const out = path.join(dir, 'without-opens.bpf.o');
+/** The shipped source rewritten by `edit` (which must change it), built into dir/NAME.bpf.o. */
+function variant(dir, name, edit) {
+  const src = path.join(dir, name);
+  fs.mkdirSync(src);
+  for (const f of fs.readdirSync(path.join(ROOT, 'bpf'))) if (f.endsWith('.h')) fs.copyFileSync(path.join(ROOT, 'bpf', f), path.join(src, f));
+  fs.writeFileSync(path.join(src, 'wasmshark.bpf.c'), edit(fs.readFileSync(path.join(ROOT, 'bpf', 'wasmshark.bpf.c'), 'utf8')));
+  const out = path.join(dir, `${name}.bpf.o`);
   const clang = which('clang-14') ?? which('clang');
-  if (!clang) throw new Error('needs clang to build the variant without the open hooks');
-  execFileSync(clang, ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I/usr/include/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu`, `-I${dir}`, '-c', path.join(dir, 'wasmshark.bpf.c'), '-o', out]);
+  if (!clang) throw new Error('needs clang to build the variants of the BPF object');
+  execFileSync(clang, ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I/usr/include/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu`, `-I${src}`, '-c', path.join(src, 'wasmshark.bpf.c'), '-o', out]);
   return out;
 }
+
+const LEAN_OPENS = /^LEAN_EXIT\((?:open|openat|openat2|creat|open_by_handle_at)\)\n/gm;
+const EXACT_OPENS = /\tswitch \(nr\) \{\n(?:\tcase NR_\w+:\n)+\t\treturn exit_open\(nr, ret\);\n\t\}\n/;
+
+function checked(source) {
+  if ((source.match(LEAN_OPENS) ?? []).length !== 5 || !EXACT_OPENS.test(source)) {
+    throw new Error('bpf/wasmshark.bpf.c no longer has the open hooks this takes out');
+  }
+  return source;
+}
+
+/** Without the open hooks: no exit tracepoints for them, no case for them in the exact hook. */
+const withoutOpens = (dir) => variant(dir, 'without-opens', (s) => checked(s).replace(LEAN_OPENS, '').replace(EXACT_OPENS, ''));
+
+/** The open hooks attached, returning at once: the floor of attaching them. */
+const emptyOpens = (dir) => variant(dir, 'empty-opens', (s) => checked(s).replace('\t\treturn exit_open(nr, ret);', '\t\treturn 0;'));
 
 function run(file, args) {
   return new Promise((resolve, reject) => {
@@ -112,10 +125,12 @@ async function main() {
     const trigger = path.join(dir, 'trigger');
     execFileSync(which('cc') ?? 'gcc', ['-O2', '-pthread', path.join(ROOT, 'test', 'fixtures', 'trigger.c'), '-o', trigger]);
     const without = withoutOpens(dir);
+    const empty = emptyOpens(dir);
     const { Session } = loadAddon();
     const configs = [{ name: 'none', label: 'no probes' }];
     for (const syscalls of ['lean', 'exact']) {
       configs.push({ name: `${syscalls}-without`, label: `${syscalls} hooks, without the open hooks`, object: without, syscalls });
+      if (syscalls === 'lean') configs.push({ name: 'lean-empty', label: 'lean hooks, the open hooks returning at once', object: empty, syscalls });
       configs.push({ name: `${syscalls}-with`, label: `${syscalls} hooks, with the open hooks (as shipped)`, object: BPF_OBJECT_PATH, syscalls });
     }
     const samples = Object.fromEntries(configs.map((c) => [c.name, []]));
@@ -153,8 +168,8 @@ async function main() {
     const ratio = (a, b) => median(samples[a].map((x, i) => x / samples[b][i]));
     const rows = configs.map((c) => {
       const m = median(samples[c.name]);
-      const without = c.name.replace(/-with$/, '-without');
-      const pair = c.name.endsWith('-with') ? `×${ratio(c.name, without).toFixed(3)} (${(m - median(samples[without])).toFixed(0)} ns)` : '';
+      const without = `${c.object === undefined ? '' : c.syscalls}-without`;
+      const pair = samples[without] && c.name !== without ? `×${ratio(c.name, without).toFixed(3)} (${(m - median(samples[without])).toFixed(0)} ns)` : '';
       return `| ${c.label} | ${m.toFixed(0)} | ×${ratio(c.name, 'none').toFixed(3)} | ${pair} |`;
     });
     console.log(`open+close of ${FILE} by a process nobody follows, ${OPENS} per run, ${ROUNDS} interleaved rounds;`);
