@@ -260,7 +260,9 @@ describeBpf('pid reuse during a run', () => {
     // the kernel: no W+X mapping of U; /proc: neither U's secret nor its RWX region, nor U as a process
     const fromU = events.filter((e) => e.pid === reused && ((e.kind === 'mmap' && e.prot === 7) || ['env', 'file', 'rwx-region', 'connection', 'process'].includes(e.kind)));
     expect(fromU).toEqual([]);
-    expect(report.alerts.map((a) => a.rule)).toEqual(['process.child']); // C's exec of /bin/true, nothing else
+    // C's exec of /bin/true, and the target shell writing C's pid to its file in /tmp: nothing else
+    expect(report.alerts.map((a) => a.rule)).toEqual(['process.child', 'file.drop']);
+    expect(report.alerts[1].evidence).toMatch(/^path=\S+\/child-pid-\d+ fd=\d+ write /);
     expect(report.rwx_regions).toBe(0);
   }
 
