@@ -236,12 +236,31 @@ static __always_inline void *reserve(struct target *t, __u32 size, __u32 type, _
 	return rec;
 }
 
-/* Batched wake-ups: the reader is woken once wakeup_bytes are waiting, and polls meanwhile. */
+/* When a lone record last asked for the reader to be woken (bpf_ktime_get_ns). */
+__u64 last_lone_wakeup = 0;
+#define LONE_WAKEUP_GAP_NS (10ULL * 1000 * 1000)
+
+/*
+ * Batched wake-ups: a flood wakes the reader once wakeup_bytes are waiting,
+ * not once a record; the reader polls every 10 ms while records flow. A
+ * record after a quiet spell (at most one every 10 ms) is submitted with the
+ * kernel's default, which wakes the reader if it has caught up: so an idle
+ * reader can sleep, and the first event after a quiet spell is not kept
+ * waiting.
+ */
 static __always_inline void submit(void *rec)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, now;
 
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	} else {
+		now = bpf_ktime_get_ns();
+		if (now - last_lone_wakeup > LONE_WAKEUP_GAP_NS) {
+			last_lone_wakeup = now;
+			flags = 0;
+		}
+	}
 	bpf_ringbuf_submit(rec, flags);
 }
 

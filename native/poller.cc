@@ -12,9 +12,14 @@
 namespace wasmshark {
 
 namespace {
-// How long a record may wait in the ring buffer when fewer than the kernel's
-// wake-up threshold are queued: bounds alert latency.
+// How long a record may wait in the ring buffer while records flow and fewer
+// than the kernel's wake-up threshold are queued: bounds alert latency.
 constexpr int kPollMs = 10;
+// Quiet for this many polls, the reader sleeps until the kernel wakes it (a
+// record after a quiet spell does), polling only as a safety net: a record
+// committed without a wake-up just after a drain would otherwise wait forever.
+constexpr int kQuietPolls = 10;
+constexpr int kIdlePollMs = 250;
 std::mutex pool_mu;
 std::vector<Batch*> pool;
 // Batches kept for reuse; the rest are unmapped when released.
@@ -130,9 +135,10 @@ void Poller::Run() {
 
   // The kernel wakes us only once a batch's worth is waiting (batched
   // wake-ups); whatever is less than that is fetched on this timer.
+  int quiet = 0;
   while (!err && !stop_.load()) {
     epoll_event ready[2];
-    int n = epoll_wait(epfd, ready, 2, kPollMs);
+    int n = epoll_wait(epfd, ready, 2, quiet >= kQuietPolls ? kIdlePollMs : kPollMs);
     if (n < 0) {
       if (errno == EINTR) continue;
       err = errno;
@@ -140,6 +146,7 @@ void Poller::Run() {
     }
     int consumed = session_.Consume();
     if (consumed < 0 && consumed != -EINTR) err = -consumed;
+    quiet = consumed > 0 ? 0 : quiet + 1;
     Flush();
   }
 
