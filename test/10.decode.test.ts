@@ -1,5 +1,6 @@
 import { execFileSync } from 'child_process';
-import { decodeBatch, formatIPv6 } from '../src/sources/bpf/decode';
+import { formatIPv6 } from '../src/net/address';
+import { decodeBatch } from '../src/sources/bpf/decode';
 import * as L from '../src/sources/bpf/layout';
 import { buildFixture } from './helpers/env';
 

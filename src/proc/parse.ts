@@ -6,7 +6,7 @@
  */
 import * as os from 'os';
 import type { ProcConnectionEvent } from '../events';
-import { formatIPv4, formatIPv6 } from '../sources/bpf/decode';
+import { formatIPv4, formatIPv6 } from '../net/address';
 
 export const MAX_ENV_NAMES = 4096;
 export const MAX_ENV_NAME_BYTES = 256;

@@ -56,6 +56,7 @@ import {
   SYSCALL,
   SYSCALL_COMPAT,
 } from './layout';
+import { formatIPv4, formatIPv6 } from '../../net/address';
 import { syscallName } from '../../syscalls';
 
 const RECORD_SIZE: Record<number, number> = {
@@ -123,39 +124,6 @@ const uid = (v: DataView, at: number) => v.getUint32(at + HDR.uid, true);
 const comm = (b: Buffer, at: number) => cString(b, at + HDR.comm, COMM_LEN);
 const timeNs = (v: DataView, at: number) => v.getBigUint64(at + HDR.ts, true);
 const ip = (v: DataView, at: number) => u64(v, at + HDR.ip);
-
-export function formatIPv4(bytes: Buffer, at: number): string {
-  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-}
-
-/** RFC 5952 text: lowercase, longest run of zero groups as '::', IPv4-mapped as ::ffff:a.b.c.d. */
-export function formatIPv6(bytes: Buffer, at: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(bytes.readUInt16BE(at + i * 2));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${formatIPv4(bytes, at + 12)}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLen).join(':');
-  return `${head}::${tail}`;
-}
 
 function stackWords(view: DataView, at: number): number[] {
   const words = new Array<number>(STACK_WORDS);
