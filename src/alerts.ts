@@ -46,11 +46,25 @@ export interface Alert extends Finding {
   lastSeen: number;
 }
 
-/** Collects findings into alerts: the first of a rule+key is new, the rest count. */
+/** Distinct alerts kept by default: beyond it, only a rule not seen yet gets in. */
+export const MAX_ALERTS = 1000;
+
+/**
+ * Collects findings into alerts: the first of a rule+key is new, the rest
+ * count. Bounded: once `maxAlerts` are kept, a new key of a rule that already
+ * has an alert is counted in `capped` and not kept. A new rule still gets in,
+ * so every kind of behaviour stays on record and the score cannot drop (at
+ * this many alerts it is 100 already, unless they are LOW or INFO).
+ */
 export class AlertBook {
   private readonly byKey = new Map<string, Alert>();
+  private readonly rules = new Set<string>();
+  /** Findings with a new key that were not kept because the book was full. */
+  capped = 0;
 
-  /** Returns the alert if this finding is new, or null if it only raised a count. */
+  constructor(private readonly maxAlerts = MAX_ALERTS) {}
+
+  /** Returns the alert if this finding is new, or null if it only raised a count (or was capped). */
   add(finding: Finding, now = Date.now()): Alert | null {
     const id = `${finding.rule}\u0000${finding.key}`;
     const known = this.byKey.get(id);
@@ -59,8 +73,13 @@ export class AlertBook {
       known.lastSeen = now;
       return null;
     }
+    if (this.byKey.size >= this.maxAlerts && this.rules.has(finding.rule)) {
+      this.capped++;
+      return null;
+    }
     const alert: Alert = { ...finding, count: 1, firstSeen: now, lastSeen: now };
     this.byKey.set(id, alert);
+    this.rules.add(finding.rule);
     return alert;
   }
 

@@ -10,9 +10,14 @@ import { LEVEL_POINTS, scoreBreakdown, type ScoreBreakdown } from './score';
 const MAX_RANGES_PER_PID = 4096;
 
 export class Assessment {
-  private readonly book = new AlertBook();
+  private readonly book: AlertBook;
   private regions = 0;
   private readonly kernelRanges = new Map<number, Array<{ start: number; end: number }>>();
+
+  /** `maxAlerts`: distinct alerts kept (see AlertBook). */
+  constructor(maxAlerts?: number) {
+    this.book = new AlertBook(maxAlerts);
+  }
 
   /** Adds a finding; returns the alert when it is a new one. `length` is the memory event's length, if any. */
   add(f: Finding, length = 0): Alert | null {
@@ -49,6 +54,11 @@ export class Assessment {
 
   alerts(): Alert[] {
     return this.book.all();
+  }
+
+  /** Findings with a new key not kept because the alert book was full. */
+  get cappedAlerts(): number {
+    return this.book.capped;
   }
 
   /** W+X memory regions counted towards the score. */

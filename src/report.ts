@@ -96,6 +96,8 @@ export interface Report {
   drops: { total: number; by_kind: Record<string, number>; stash: number; userspace: number; malformed: number };
   /** What the verdict rests on: probes, hooks, what could and could not be seen, and whether that is everything. */
   coverage: Coverage;
+  /** What was not kept because a limit was reached (children, connections, alerts, memfd/socket handles). */
+  capped: { children: number; connections: number; alerts: number; handles: number };
 }
 
 /** Longest string kept in the report; longer ones are cut with a marker. */

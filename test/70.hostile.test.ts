@@ -24,8 +24,7 @@ import { MAX_STRING, reportAlert, reportJson, reportScoreBreakdown, truncate, wr
 import { DEFAULT_RULES, RuleSet } from '../src/rules';
 import { scoreBreakdown } from '../src/score';
 import type { RuleContext } from '../src/rules';
-import { formatIPv6 } from '../src/net/address';
-import { decodeBatch } from '../src/sources/bpf/decode';
+import { decodeBatch, formatIPv6 } from '../src/sources/bpf/decode';
 import * as L from '../src/sources/bpf/layout';
 import { ProcSource } from '../src/sources/proc/source';
 import { describeBpf, ROOT, trigger, withoutSudo } from './helpers/env';
@@ -565,6 +564,7 @@ function baseReport(): Report {
     coverage: assessCoverage({
       bpf: true, bpfError: null, syscallMode: 'lean', hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
     }),
+    capped: { children: 0, connections: 0, alerts: 0, handles: 0 },
   };
 }
 
