@@ -79,3 +79,27 @@ export function readArgv(pid: number, maxArgs: number, argBytes: number): string
   }
   return argv;
 }
+
+/** Numeric entries of a /proc directory, at most limit; [] if it is gone. */
+export function listPids(dir: string, limit: number): number[] {
+  const out: number[] = [];
+  let d: fs.Dir;
+  try {
+    d = fs.opendirSync(dir);
+  } catch {
+    return out;
+  }
+  try {
+    while (out.length < limit) {
+      const entry = d.readSync();
+      if (entry === null) break;
+      const n = Number(entry.name);
+      if (Number.isSafeInteger(n) && n > 0) out.push(n);
+    }
+  } catch {
+    // the process exited while we listed it: what we have is all there is
+  } finally {
+    d.closeSync();
+  }
+  return out;
+}

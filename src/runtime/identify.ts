@@ -176,7 +176,20 @@ export function readGoBuildInfo(file: string): { go: string; deps: Map<string, s
   });
 }
 
+/** Every runtime name identifyRuntime() can give, besides 'go' (a Go program without one) and 'unknown'. */
+export const KNOWN_RUNTIMES: readonly string[] = Object.freeze(['node', 'deno', 'bun', 'workerd', 'wasmtime', 'wasmer', 'wasmedge', 'iwasm', 'wazero']);
+
+/**
+ * Results per executable file. Bounded: a host that builds and runs new
+ * binaries all day (a CI runner under the watch) must not grow it forever.
+ */
 const cache = new Map<string, RuntimeInfo>();
+const CACHE_ENTRIES = 4096;
+
+function remember(key: string, info: RuntimeInfo): void {
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, info);
+}
 
 function cacheKey(exe: string): string {
   try {
@@ -207,7 +220,7 @@ export function identifyRuntime(exe: string, maps: MapEntry[] = []): RuntimeInfo
     let info = cache.get(key);
     if (!info) {
       info = fromKnown(known, exePath, [exePath]);
-      cache.set(key, info);
+      remember(key, info);
     }
     return info;
   }
@@ -227,7 +240,7 @@ export function identifyRuntime(exe: string, maps: MapEntry[] = []): RuntimeInfo
         ? { name: hit[1].name, engine: hit[1].engine, version: go.deps.get(hit[0]) || null, jit: hit[1].jit, modules: [exePath] }
         : { name: 'go', engine: '', version: go.go.replace(/^go/, ''), jit: 'none', modules: [exePath] };
     }
-    cache.set(key, info);
+    remember(key, info);
   }
   return info;
 }

@@ -23,7 +23,7 @@ import type { ProcConnectionEvent, ProcEvent } from '../../events';
 import { MAX_FD_ENTRIES, MAX_FDS, readFdWindow, socketInodes, type FdTarget } from '../../proc/fds';
 import { parseEnvironNames, parseMaps, parseNetTable, parseSyscall, type NetEntry } from '../../proc/parse';
 import { isAlive, isLiveStat, readStat, type ProcStat } from '../../proc/stat';
-import { MAPS_BYTES, readArgv, readBounded, readLinkOr } from '../../proc/read';
+import { listPids, MAPS_BYTES, readArgv, readBounded, readLinkOr } from '../../proc/read';
 
 export interface ProcSourceOptions {
   /** Milliseconds between scans (default 500). */
@@ -97,30 +97,6 @@ interface Followed {
 
 function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
-}
-
-/** Numeric entries of a /proc directory, at most limit; [] if it is gone. */
-function listPids(dir: string, limit: number): number[] {
-  const out: number[] = [];
-  let d: fs.Dir;
-  try {
-    d = fs.opendirSync(dir);
-  } catch {
-    return out;
-  }
-  try {
-    while (out.length < limit) {
-      const entry = d.readSync();
-      if (entry === null) break;
-      const n = Number(entry.name);
-      if (Number.isSafeInteger(n) && n > 0) out.push(n);
-    }
-  } catch {
-    // the process exited while we listed it: what we have is all there is
-  } finally {
-    d.closeSync();
-  }
-  return out;
 }
 
 function checkOptions(options: ProcSourceOptions): Readonly<Required<ProcSourceOptions>> {

@@ -1,0 +1,552 @@
+/**
+ * The watch: one probe session for the host, a case per WebAssembly runtime.
+ * Runtimes running at start are found by one pass over /proc; runtimes
+ * started later by the kernel's exec events. Each is followed with its
+ * descendants and judged on its own; its report comes when it exits, or when
+ * the watch ends. Everything it keeps is bounded, and a runtime that has
+ * exited is forgotten once its report is out.
+ *
+ *   const w = watch({ runtimes: ['node', 'workerd'], outputDir: '/var/lib/wasmshark' });
+ *   w.on('alert', (a, rt) => console.log(rt.runtime.name, rt.pid, a.level, a.title));
+ *   w.on('report', (r, rt, file) => console.log(rt.pid, r.verdict, file));
+ *   ...
+ *   await w.stop();
+ */
+import { EventEmitter } from 'events';
+import type { Alert, Level } from './alerts';
+import { Case, readCmdline, type CappedCounts, type CaseLimits, type SessionFacts } from './case';
+import type { ExecEvent, KernelEvent, RuntimeEvent } from './events';
+import type { DropCounts, ProbeOptions, Probes } from './probes';
+import { readLinkOr } from './proc/read';
+import { isLiveStat, readStat } from './proc/stat';
+import { ReportQueue, type QueuedReport } from './output/report-queue';
+import type { EndReason, Report } from './report';
+import { RuleSet } from './rules';
+import { ancestors, identifyProcess, Rescan, RuntimeSelection, scanHost } from './runtime/discover';
+import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
+import type { Verdict } from './score';
+import { checkTimeout, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
+import { ProcSource } from './sources/proc/source';
+
+export interface WatchLimits extends CaseLimits {
+  /** Runtimes followed at once; more are counted, not followed. */
+  runtimes: number;
+  /** Processes (runtimes and their descendants) the watch attributes events to. */
+  processes: number;
+  /** Reports waiting to be written to outputDir. */
+  pendingReports: number;
+}
+
+/*
+ * Per case, the report lists at most 1,000 children and connections anyway;
+ * with 128 runtimes at their limits the watch holds some tens of MB at worst.
+ */
+export const DEFAULT_WATCH_LIMITS: Readonly<WatchLimits> = Object.freeze({
+  runtimes: 128,
+  processes: 65536,
+  pendingReports: 256,
+  children: 1000,
+  connections: 1000,
+  alerts: 1000,
+  handles: 4096,
+});
+
+export interface WatchOptions extends SessionOptions {
+  /** Runtimes to follow by name (see KNOWN_RUNTIMES), or 'all' (the default unless `pids` are given). */
+  runtimes?: readonly string[] | 'all';
+  /** Processes to follow as well, whatever they run; each is judged on its own. */
+  pids?: readonly number[];
+  /** Seconds to watch; 0 (default) until stop(). */
+  timeout?: number;
+  /** Write each runtime's report here as <pid>-<starttime>.json (atomically, 0600). */
+  outputDir?: string;
+  /** Without the kernel's exec events: how often /proc is scanned for new runtimes (default 1000 ms). */
+  rescanIntervalMs?: number;
+  limits?: Partial<WatchLimits>;
+}
+
+/** How a runtime came to be followed. */
+export type FoundBy = 'scan' | 'exec' | 'rescan' | 'pid';
+
+/** A followed runtime, as the watch's events describe it. */
+export interface WatchedRuntime {
+  pid: number;
+  /** Start time in clock ticks since boot: with the pid, names this process and no other. */
+  startTicks: number;
+  runtime: RuntimeInfo;
+  comm: string;
+  exe: string;
+  cmdline: string[];
+  foundBy: FoundBy;
+  /** `<pid>-<starttime>`: the report's file name without .json. */
+  id: string;
+}
+
+export interface WatchInfo {
+  bpf: boolean;
+  bpfError: string | null;
+  /** 'kernel': runtimes started later are found from exec events; 'rescan': by scanning /proc. */
+  execSource: 'kernel' | 'rescan';
+  rescanIntervalMs: number;
+  selection: string;
+  outputDir: string | null;
+}
+
+export interface WatchStats {
+  execSource: 'kernel' | 'rescan';
+  bpf: boolean;
+  runtimes: {
+    /** Followed now, by runtime name. */
+    followed: Record<string, number>;
+    /** Found since the start, by '<runtime name> <found by>'. */
+    found: Record<string, number>;
+  };
+  /** Processes events are attributed to now (runtimes and their descendants). */
+  processes: number;
+  events: { total: number; byKind: Record<string, number>; unattributed: number };
+  alerts: Record<Level, number>;
+  verdicts: Record<Verdict, number>;
+  reports: { written: number; failed: number; pending: number };
+  /** Not kept, not followed or not written because a limit was reached. */
+  capped: CappedCounts & { runtimes: number; processes: number; reports: number };
+  drops: DropCounts | null;
+  ringBufferBytes: number | null;
+}
+
+export interface WatchEvents {
+  ready: [WatchInfo];
+  runtime: [WatchedRuntime];
+  event: [RuntimeEvent, WatchedRuntime];
+  alert: [Alert, WatchedRuntime];
+  /** A runtime's report; `file` is where it was written (null without outputDir, or if writing failed). */
+  report: [Report, WatchedRuntime, string | null];
+  warning: [string];
+  error: [Error];
+  end: [WatchStats];
+}
+
+interface Normalized extends NormalizedSession {
+  selection: RuntimeSelection;
+  pids: number[];
+  timeout: number;
+  outputDir: string | null;
+  rescanIntervalMs: number;
+  limits: Readonly<WatchLimits>;
+}
+
+const DEFAULT_RINGBUF = 8 << 20;
+
+function normalize(options: WatchOptions): Readonly<Normalized> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('watch options must be an object');
+  // 1 s: twenty idle runtimes polled every 500 ms took the watch over its 1% idle CPU budget
+  const session = normalizeSession(options, 1000);
+  const pids = [...(options.pids ?? [])];
+  for (const pid of pids) {
+    if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
+    if (pid === process.pid) throw new Error('cannot monitor wasmshark itself');
+    if (!isLiveStat(readStat(pid))) throw new Error(`no such process: ${pid}`);
+  }
+  const selection = new RuntimeSelection(options.runtimes ?? (pids.length > 0 ? [] : 'all'));
+  const rescanIntervalMs = options.rescanIntervalMs ?? 1000;
+  if (!Number.isInteger(rescanIntervalMs) || rescanIntervalMs < 10) {
+    throw new RangeError(`rescanIntervalMs must be an integer >= 10, got ${String(rescanIntervalMs)}`);
+  }
+  const limits = { ...DEFAULT_WATCH_LIMITS, ...options.limits };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`limits.${k} must be a positive integer, got ${String(v)}`);
+  }
+  return Object.freeze({
+    ...session,
+    selection,
+    pids,
+    timeout: checkTimeout(options.timeout ?? 0),
+    outputDir: options.outputDir ?? null,
+    rescanIntervalMs,
+    limits: Object.freeze(limits),
+  });
+}
+
+/** One followed runtime: its case, its /proc poller, the processes attributed to it. */
+interface Followed {
+  info: WatchedRuntime;
+  case: Case;
+  proc: ProcSource;
+  pids: Set<number>;
+  ending: boolean;
+  dropsAtStart: DropCounts | null;
+  malformedAtStart: number;
+}
+
+/** What the kernel lost while a case was followed; the kernel cannot say whose it was. */
+function dropsSince(now: DropCounts, start: DropCounts | null): DropCounts {
+  if (!start) return now;
+  const byKind = { ...now.byKind };
+  for (const k of Object.keys(byKind) as Array<keyof DropCounts['byKind']>) byKind[k] -= start.byKind[k] ?? 0;
+  return { byKind, stash: now.stash - start.stash, userspace: now.userspace - start.userspace, total: now.total - start.total };
+}
+
+const zeroCapped = () => ({ children: 0, connections: 0, alerts: 0, handles: 0, runtimes: 0, processes: 0, reports: 0 });
+
+/** Every WebAssembly runtime on the host, each judged on its own. */
+export class Watch extends EventEmitter<WatchEvents> {
+  /** Resolves with the final counters when the watch has ended and every report is out. */
+  readonly done: Promise<WatchStats>;
+
+  private readonly options: Readonly<Normalized>;
+  private readonly rules: RuleSet;
+  private probes: Probes | null = null;
+  private bpfError: string | null = null;
+  private kernelExecs = false;
+  private readonly rescan = new Rescan();
+  private readonly reports: ReportQueue<Followed> | null;
+  /** pid -> the runtime it belongs to. */
+  private readonly owners = new Map<number, Followed>();
+  private readonly cases = new Map<number, Followed>();
+  private skip = new Set<number>();
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private ending: Promise<WatchStats> | null = null;
+  private resolveDone!: (s: WatchStats) => void;
+  private readonly warned = new Set<string>();
+
+  private readonly counts = {
+    found: {} as Record<string, number>,
+    events: 0,
+    byKind: {} as Record<string, number>,
+    unattributed: 0,
+    alerts: { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, INFO: 0 } as Record<Level, number>,
+    verdicts: { MALICIOUS: 0, SUSPICIOUS: 0, POTENTIALLY_UNWANTED: 0, CLEAN: 0 } as Record<Verdict, number>,
+    /** Limits reached by cases that have ended, and by the watch itself. */
+    capped: zeroCapped(),
+  };
+
+  /** Use watch(). */
+  constructor(options: WatchOptions) {
+    super();
+    this.options = normalize(options);
+    this.rules = new RuleSet(this.options.rules);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.reports = this.options.outputDir
+      ? new ReportQueue<Followed>(this.options.outputDir, this.options.limits.pendingReports, (item, file, error) => this.written(item, file, error))
+      : null;
+    process.nextTick(() => this.start());
+  }
+
+  private start(): void {
+    try {
+      // the exec events of every process on the host, not only of followed ones (see ProbeOptions.watchExecs)
+      const probeOptions: ProbeOptions & { watchExecs?: boolean } = { countSyscalls: false, ringBufferBytes: this.options.ringBufferBytes, watchExecs: true };
+      const opened = openProbes(this.options.bpf, probeOptions, (w) => this.emit('warning', w));
+      this.probes = opened.probes;
+      this.bpfError = opened.bpfError;
+      this.kernelExecs = (this.probes as { watchExecs?: boolean } | null)?.watchExecs === true;
+      if (this.probes) {
+        this.probes.on('batch', (events) => this.onBatch(events));
+        this.probes.on('error', (err) => this.error(err));
+      }
+      // The watch and whatever started it are never judged.
+      this.skip = ancestors();
+      this.skip.add(process.pid);
+      if (!this.kernelExecs) this.rescan.prime(); // before the scan: what starts during it is found next pass
+      for (const pid of this.options.pids) this.follow(pid, 'pid', null);
+      for (const p of scanHost(this.options.selection, this.skip)) this.follow(p.pid, 'scan', p.runtime);
+      if (!this.kernelExecs && !this.options.selection.empty) {
+        this.timers.push(setInterval(() => this.rescanPass(), this.options.rescanIntervalMs));
+      }
+      // keeps the process alive, and lets go of processes whose exit was not seen (an exit event lost in a burst)
+      this.timers.push(setInterval(() => this.housekeeping(), 30_000));
+      if (this.options.timeout > 0) this.timers.push(setTimeout(() => void this.stop('timeout'), this.options.timeout * 1000));
+      this.emit('ready', {
+        bpf: this.probes !== null,
+        bpfError: this.bpfError,
+        execSource: this.kernelExecs ? 'kernel' : 'rescan',
+        rescanIntervalMs: this.options.rescanIntervalMs,
+        selection: this.options.selection.describe(),
+        outputDir: this.options.outputDir,
+      });
+    } catch (err) {
+      this.error(err instanceof Error ? err : new Error(String(err)));
+      void this.stop('error');
+    }
+  }
+
+  /** Trouble at run time: an 'error' event. Without a listener it is dropped: one bad report must not end a service. */
+  private error(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.emit('warning', message);
+  }
+
+  /** Starts following a runtime (or a process given by pid); null if it is gone, followed already, or over the limit. */
+  private follow(pid: number, foundBy: FoundBy, runtime: RuntimeInfo | null): Followed | null {
+    if (this.stopping || this.owners.has(pid) || this.skip.has(pid)) return null;
+    if (this.cases.size >= this.options.limits.runtimes) {
+      this.counts.capped.runtimes++;
+      this.warnOnce('runtimes', `${this.cases.size} runtimes followed already (the limit); more are counted, not followed`);
+      return null;
+    }
+    const stat = readStat(pid);
+    if (!isLiveStat(stat)) return null;
+    const exe = readLinkOr(`/proc/${pid}/exe`, '');
+    const info: WatchedRuntime = {
+      pid,
+      startTicks: stat.startTicks,
+      runtime: runtime ?? identifyProcess(pid, exe),
+      comm: stat.comm,
+      exe,
+      cmdline: readCmdline(pid),
+      foundBy,
+      id: `${pid}-${stat.startTicks}`,
+    };
+    if (this.probes) {
+      try {
+        this.probes.addTarget(pid, stat.startTicks);
+      } catch {
+        return null; // exited since
+      }
+    }
+    const c = new Case(
+      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false },
+      { rules: this.rules, procChildren: this.probes === null, limits: this.options.limits, onAlert: (a) => this.onAlert(a, info) },
+    );
+    const f: Followed = {
+      info,
+      case: c,
+      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false }),
+      pids: new Set([pid]),
+      ending: false,
+      dropsAtStart: this.probes?.drops() ?? null,
+      malformedAtStart: this.probes?.malformed ?? 0,
+    };
+    this.owners.set(pid, f);
+    this.cases.set(pid, f);
+    const key = `${info.runtime.name} ${foundBy}`;
+    this.counts.found[key] = (this.counts.found[key] ?? 0) + 1;
+    c.begin();
+    this.emit('runtime', info);
+    f.proc.on('event', (e) => this.route(f, e));
+    f.proc.on('error', (err) => this.error(err));
+    f.proc.start();
+    // Children it had already: the kernel follows only those created from now on.
+    if (this.probes && !f.ending) for (const child of f.proc.pids()) if (child !== pid) this.adopt(f, child, true);
+    return f;
+  }
+
+  /** Attributes a descendant's events to its runtime (and, if asked, has the kernel follow it). */
+  private adopt(f: Followed, pid: number, addToKernel: boolean): void {
+    if (this.owners.has(pid)) return;
+    if (this.owners.size >= this.options.limits.processes) {
+      this.counts.capped.processes++;
+      this.warnOnce('processes', `${this.owners.size} processes followed already (the limit); events of more are counted as unattributed`);
+      return;
+    }
+    if (addToKernel) {
+      try {
+        this.probes?.addTarget(pid);
+      } catch {
+        return; // gone already
+      }
+    }
+    this.owners.set(pid, f);
+    f.pids.add(pid);
+  }
+
+  private onAlert(a: Alert, info: WatchedRuntime): void {
+    this.counts.alerts[a.level]++;
+    this.emit('alert', a, info);
+  }
+
+  private onBatch(events: KernelEvent[]): void {
+    for (const e of events) {
+      const f = this.owners.get(e.pid) ?? this.ownerOf(e);
+      if (f) this.route(f, e);
+    }
+  }
+
+  /** An event of a process with no runtime attributed: a new runtime's exec, or a descendant not yet known. */
+  private ownerOf(e: KernelEvent): Followed | undefined {
+    if (this.probes?.hasTargetNow(e.pid)) {
+      // followed by the kernel, but its fork was not seen (lost in a burst, or beyond the limit): walk up to its runtime
+      let stat = readStat(e.pid);
+      for (let i = 0; stat && i < 64; i++) {
+        const f = this.owners.get(stat.ppid);
+        if (f && !f.ending) {
+          this.adopt(f, e.pid, false);
+          if (this.owners.get(e.pid) !== f) break;
+          f.proc.addPid(e.pid);
+          return f;
+        }
+        stat = readStat(stat.ppid);
+      }
+      this.counts.unattributed++;
+      // nobody's: the kernel need not follow it any longer
+      if (e.kind !== 'exit') this.unfollow(e.pid);
+      return undefined;
+    }
+    if (e.kind === 'exec' && e.ok) this.onHostExec(e);
+    return undefined;
+  }
+
+  /** A process that nobody follows exec'd (the kernel reports every exec on the host): is it a runtime? */
+  private onHostExec(e: ExecEvent): void {
+    if (this.stopping || this.skip.has(e.pid)) return;
+    const exe = readLinkOr(`/proc/${e.pid}/exe`, '') || e.image;
+    // no mappings: at exec the new image's libraries are not loaded yet
+    const info = identifyRuntime(exe);
+    if (this.options.selection.wants(info)) this.follow(e.pid, 'exec', info);
+  }
+
+  private rescanPass(): void {
+    if (this.stopping) return;
+    this.rescan.pass((pid, exe) => {
+      if (this.owners.has(pid) || this.skip.has(pid)) return;
+      const info = identifyRuntime(exe);
+      if (this.options.selection.wants(info)) this.follow(pid, 'rescan', info);
+    });
+  }
+
+  private route(f: Followed, e: RuntimeEvent): void {
+    // after its report: nothing more counts (the last /proc pass, while ending, still does)
+    if (f.ending && !this.cases.has(f.info.pid)) return;
+    this.counts.events++;
+    this.counts.byKind[e.kind] = (this.counts.byKind[e.kind] ?? 0) + 1;
+    if (e.kind === 'fork' && !e.thread && !f.ending) {
+      // The kernel dropped the child if it is gone already; its pid may belong to someone else by now.
+      if (this.probes?.hasTargetNow(e.childPid)) {
+        this.adopt(f, e.childPid, false);
+        f.proc.addPid(e.childPid);
+      }
+    }
+    if (this.listenerCount('event') > 0) this.emit('event', e, f.info);
+    f.case.handle(e);
+    if (e.kind === 'exit' || e.kind === 'target-exit') {
+      if (e.pid === f.info.pid) this.end(f, 'target-exit');
+      else if (e.kind === 'exit') {
+        this.owners.delete(e.pid);
+        f.pids.delete(e.pid);
+      }
+    }
+  }
+
+  private unfollow(pid: number): void {
+    try {
+      if (this.probes?.hasTargetNow(pid)) this.probes.removeTarget(pid);
+    } catch {
+      // gone, or the probes are stopping
+    }
+  }
+
+  /** Ends one runtime's case: a last /proc look, its report, and then it is forgotten. */
+  private end(f: Followed, reason: EndReason): void {
+    if (f.ending) return;
+    f.ending = true;
+    try {
+      f.proc.scanNow();
+    } catch {
+      // gone: what was seen stands
+    }
+    f.proc.stop();
+    f.proc.removeAllListeners();
+    for (const pid of f.pids) {
+      if (this.owners.get(pid) === f) this.owners.delete(pid);
+      if (!this.stopping) this.unfollow(pid); // descendants still running are no one's now
+    }
+    this.cases.delete(f.info.pid);
+    const capped = f.case.cappedCounts();
+    for (const k of Object.keys(capped) as Array<keyof CappedCounts>) this.counts.capped[k] += capped[k];
+    const report = f.case.report(reason, this.factsFor(f));
+    this.counts.verdicts[report.verdict]++;
+    if (!this.reports) {
+      this.emit('report', report, f.info, null);
+      return;
+    }
+    if (!this.reports.push({ report, name: `${f.info.id}.json`, tag: f })) {
+      this.counts.capped.reports++;
+      this.warnOnce('reports', `${this.options.limits.pendingReports} reports waiting to be written (the limit); more are not written`);
+      this.emit('report', report, f.info, null);
+    }
+  }
+
+  private written(item: QueuedReport<Followed>, file: string | null, error: Error | null): void {
+    if (error) this.error(new Error(`cannot write report ${item.name} to ${this.options.outputDir}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+    this.emit('report', item.report, item.tag.info, file);
+  }
+
+  private factsFor(f: Followed): SessionFacts {
+    return {
+      bpf: this.probes !== null,
+      bpfError: this.bpfError,
+      // the kernel counts syscalls for the session, not per runtime
+      syscalls: { source: 'none', counts: new Map() },
+      drops: this.probes ? dropsSince(this.probes.drops(), f.dropsAtStart) : null,
+      malformed: (this.probes?.malformed ?? 0) - f.malformedAtStart,
+    };
+  }
+
+  private housekeeping(): void {
+    for (const [pid, f] of this.owners) {
+      if (pid !== f.info.pid && !isLiveStat(readStat(pid))) {
+        this.owners.delete(pid);
+        f.pids.delete(pid);
+      }
+    }
+  }
+
+  /** The runtimes followed now. */
+  runtimes(): WatchedRuntime[] {
+    return [...this.cases.values()].map((f) => f.info);
+  }
+
+  /** Counters for metrics: cheap, read as often as wanted. */
+  stats(): WatchStats {
+    const followed: Record<string, number> = {};
+    const capped = { ...this.counts.capped };
+    for (const f of this.cases.values()) {
+      followed[f.info.runtime.name] = (followed[f.info.runtime.name] ?? 0) + 1;
+      const c = f.case.cappedCounts();
+      for (const k of Object.keys(c) as Array<keyof CappedCounts>) capped[k] += c[k];
+    }
+    return {
+      execSource: this.kernelExecs ? 'kernel' : 'rescan',
+      bpf: this.probes !== null,
+      runtimes: { followed, found: { ...this.counts.found } },
+      processes: this.owners.size,
+      events: { total: this.counts.events, byKind: { ...this.counts.byKind }, unattributed: this.counts.unattributed },
+      alerts: { ...this.counts.alerts },
+      verdicts: { ...this.counts.verdicts },
+      reports: { written: this.reports?.written ?? 0, failed: this.reports?.failed ?? 0, pending: this.reports?.size ?? 0 },
+      capped,
+      drops: this.probes ? this.probes.drops() : null,
+      ringBufferBytes: this.probes ? (this.options.ringBufferBytes ?? DEFAULT_RINGBUF) : null,
+    };
+  }
+
+  /** Ends the watch: every runtime still followed gets its report. Safe to call more than once. */
+  stop(reason: EndReason = 'stopped'): Promise<WatchStats> {
+    if (!this.ending) this.ending = Promise.resolve().then(() => this.finish(reason));
+    return this.ending;
+  }
+
+  private async finish(reason: EndReason): Promise<WatchStats> {
+    this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    // detach, then deliver what the kernel still holds to the cases
+    if (this.probes) await this.probes.stop();
+    for (const f of [...this.cases.values()]) this.end(f, reason);
+    this.reports?.flush();
+    const stats = this.stats();
+    this.emit('end', stats);
+    this.resolveDone(stats);
+    return stats;
+  }
+}
+
+/** Watch every WebAssembly runtime on the host. Throws on bad options (a pid that does not exist, an unknown runtime name). */
+export function watch(options: WatchOptions = {}): Watch {
+  return new Watch(options);
+}
