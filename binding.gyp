@@ -9,7 +9,8 @@
       "sources": [
         "native/addon.cc",
         "native/bpf_session.cc",
-        "native/poller.cc"
+        "native/poller.cc",
+        "native/unix_dgram.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -12,6 +12,7 @@
 
 #include "bpf_session.h"
 #include "poller.h"
+#include "unix_dgram.h"
 
 // What scripts/build-deps.sh built and this addon links (absent: system libraries).
 #if __has_include("wasmshark_deps.h")
@@ -364,7 +365,31 @@ class Session : public Napi::ObjectWrap<Session> {
 }  // namespace
 }  // namespace wasmshark
 
+// The syslog socket: openUnixDatagram() -> fd, sendUnixDatagram(fd, path, buffer) -> 0 or errno
+// (a lost message is counted by the caller, not thrown), closeUnixDatagram(fd).
+static Napi::Value OpenUnixDatagram(const Napi::CallbackInfo& info) {
+  int fd = wasmshark::UnixDgramOpen();
+  if (fd < 0) throw Napi::Error::New(info.Env(), std::string("cannot create a unix datagram socket: ") + strerror(-fd));
+  return Napi::Number::New(info.Env(), fd);
+}
+
+static Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsBuffer())
+    throw Napi::TypeError::New(info.Env(), "sendUnixDatagram(fd, path, buffer)");
+  Napi::Buffer<uint8_t> buf = info[2].As<Napi::Buffer<uint8_t>>();
+  int rc = wasmshark::UnixDgramSend(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::String>().Utf8Value(), buf.Data(), buf.Length());
+  return Napi::Number::New(info.Env(), -rc);
+}
+
+static Napi::Value CloseUnixDatagram(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsNumber()) wasmshark::UnixDgramClose(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("openUnixDatagram", Napi::Function::New(env, OpenUnixDatagram));
+  exports.Set("sendUnixDatagram", Napi::Function::New(env, SendUnixDatagram));
+  exports.Set("closeUnixDatagram", Napi::Function::New(env, CloseUnixDatagram));
   exports.Set("Session", wasmshark::Session::Define(env));
   Napi::Object build = Napi::Object::New(env);
   build.Set("libbpf", libbpf_version_string());

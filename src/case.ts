@@ -28,6 +28,7 @@ import { MapsCache } from './runtime/callsite';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import { verdict } from './score';
 import { syscallName } from './syscalls';
+import type { UserIdentity } from './user';
 import { VERSION } from './version';
 
 export interface CaseLimits {
@@ -95,6 +96,11 @@ export function readCmdline(pid: number): string[] {
 
 export function readExe(pid: number): string {
   return readLinkOr(`/proc/${pid}/exe`, '');
+}
+
+/** A user as the report shows it. */
+export function reportUser(u: UserIdentity | null): ReportUser | null {
+  return u && { uid: u.uid, gid: u.gid, name: u.name, groups: [...u.groups] };
 }
 
 /** How long an RWX region from /proc waits for the kernel's record of it: well over the reader's 10 ms poll. */

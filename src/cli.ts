@@ -2,194 +2,47 @@
 /**
  * wasmshark --pid PID [--bpf | --no-bpf] [--timeout SECS] [--output FILE] [--rules FILE]
  * wasmshark [options] [--user NAME|UID | --as-root] -- COMMAND [ARGS...]
+ * wasmshark watch [--runtime NAMES | --all-runtimes] [--pid PID ...] [--output-dir DIR] [--metrics ADDR:PORT]
  *
  * Exit status: 0 when monitoring completed (whatever the verdict), 1 when it
  * could not run or the report could not be written, 2 for bad usage.
  */
+import { parseArgs, USAGE, type CliArgs } from './cli/args';
+import { bpfForUser, fatal, type Io } from './cli/io';
+import { openOutputs, outputLosses, type Outputs } from './cli/outputs';
+import { runWatch } from './cli/watch';
 import { ConsoleRenderer, escapeText, wantsColour } from './console';
 import { runDemo } from './demo';
-import { monitor, monitorCommand, type Monitor, type MonitorOptions } from './monitor';
+import { monitor, monitorCommand, type Monitor, type MonitorInfo, type MonitorOptions } from './monitor';
+import { BPF_OBJECT_PATH, loadAddon } from './native';
+import { alertLine, eventLine, verdictLine, type LineTarget } from './output/lines';
 import { checkOutputPath, reportJson, writeReport, type Report } from './report';
 import { loadRules } from './rules';
-import { BPF_OBJECT_PATH, loadAddon } from './native';
 import { resolveUser, sudoOwner, sudoUser, type FileOwner, type UserIdentity } from './user';
 import { VERSION } from './version';
 
-export const USAGE = `Usage: wasmshark --pid PID [options]
-       wasmshark [options] -- COMMAND [ARGS...]
-       wasmshark demo [--no-bpf]
+export { parseArgs, USAGE, UsageError, type CliArgs } from './cli/args';
 
-Watch a WebAssembly runtime (wasmtime, Node/V8, workerd, Bun, wasmer, ...) from
-the kernel and report what it does: W+X memory, memory made executable, child
-processes, outbound connections, exposed credentials. Ends with a verdict and
-a threat score; --output writes the JSON report.
-
-Target (one of):
-  --pid PID          monitor a running process and every process it creates
-  -- COMMAND [ARGS]  start COMMAND with the probes already attached
-  demo               run the bundled samples (a benign WebAssembly workload and a
-                     WebAssembly cryptominer) under monitoring and print each verdict
-
-Options:
-  --bpf              use the eBPF probes (the default when running as root);
-                     falls back to /proc polling with a warning if they cannot load
-  --no-bpf           /proc polling only (no root needed)
-  --timeout SECS     how long to monitor (default 60; 0 = until the target exits)
-  --output FILE      write the JSON report to FILE (mode 0600, replaced atomically)
-  --rules FILE       JSON file overriding rule lists and levels (see README)
-  --syscalls MODE    lean (default): hook only the syscalls the rules need and
-                     sample syscall frequency from /proc; exact: hook every
-                     syscall for exact counts (every process on the host pays)
-  --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
-  --user NAME|UID    run COMMAND as this user (launch mode)
-  --as-root          under sudo, run COMMAND as root rather than as you
-  -h, --help         show this help
-  -V, --version      show the version (with --verbose: what the addon was built with)
-  --verbose          with --version: Node, libbpf, the static libraries' sources, the BPF object
-
-Ctrl-C (or SIGTERM, SIGHUP) stops monitoring early and still writes the report;
-a second Ctrl-C quits at once. Run as root for eBPF: sudo env "PATH=$PATH" wasmshark ...
-Under sudo, COMMAND runs as the user who ran sudo (their groups, HOME, USER),
-never as root unless --as-root says so, and the report file is theirs.`;
-
-export class UsageError extends Error {}
-
-export interface CliArgs {
-  demo: boolean;
-  pid?: number;
-  command?: string[];
-  bpf: boolean | 'auto';
-  timeout: number;
-  output?: string;
-  rules?: string;
-  ringBuffer?: number;
-  syscalls?: 'lean' | 'exact';
-  /** Launch mode: run the command as this user (name or uid). */
-  user?: string;
-  /** Launch mode under sudo: keep root for the command. */
-  asRoot: boolean;
-  help: boolean;
-  version: boolean;
-  verbose: boolean;
-}
-
-function parseNumber(flag: string, text: string | undefined, integer: boolean): number {
-  if (text === undefined || text === '') throw new UsageError(`${flag} needs a value`);
-  const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} expects ${integer ? 'a positive integer' : 'a number of seconds'}, got '${escapeText(text, 40)}'`);
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    return fatal(io, (err as Error).message, true);
   }
-  return n;
-}
+  if (args.help) {
+    io.out.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    io.out.write(`wasmshark ${VERSION}\n`);
+    if (args.verbose) io.out.write(buildInfo());
+    return 0;
+  }
 
-export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { demo: false, bpf: 'auto', timeout: 60, asRoot: false, help: false, version: false, verbose: false };
-  let sawBpf = false;
-  let sawNoBpf = false;
-  let i = 0;
-  if (argv[0] === 'demo') {
-    args.demo = true;
-    i = 1;
-  }
-  for (; i < argv.length; i++) {
-    const raw = argv[i];
-    if (raw === '--') {
-      args.command = argv.slice(i + 1);
-      if (args.command.length === 0) throw new UsageError('-- must be followed by a command to run');
-      break;
-    }
-    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
-    const flag = eq > 0 ? raw.slice(0, eq) : raw;
-    const inline = eq > 0 ? raw.slice(eq + 1) : undefined;
-    const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
-    switch (flag) {
-      case '-h':
-      case '--help':
-        args.help = true;
-        break;
-      case '-V':
-      case '--version':
-        args.version = true;
-        break;
-      case '--verbose':
-        args.verbose = true;
-        break;
-      case '--pid':
-      case '-p':
-        args.pid = parseNumber('--pid', value(), true);
-        if (args.pid < 1) throw new UsageError('--pid must be a positive integer');
-        break;
-      case '--bpf':
-        sawBpf = true;
-        break;
-      case '--no-bpf':
-        sawNoBpf = true;
-        break;
-      case '--timeout':
-      case '-t':
-        args.timeout = parseNumber('--timeout', value(), false);
-        break;
-      case '--output':
-      case '-o': {
-        const file = value();
-        if (!file) throw new UsageError('--output needs a file name');
-        args.output = file;
-        break;
-      }
-      case '--ring-buffer': {
-        const bytes = parseNumber('--ring-buffer', value(), true);
-        if (bytes < 4096 || bytes > 1 << 30 || (bytes & (bytes - 1)) !== 0) {
-          throw new UsageError(`--ring-buffer must be a power of two between 4096 and 1073741824, got ${bytes}`);
-        }
-        args.ringBuffer = bytes;
-        break;
-      }
-      case '--syscalls': {
-        const mode = value();
-        if (mode !== 'lean' && mode !== 'exact') {
-          throw new UsageError(`--syscalls expects lean or exact, got '${escapeText(mode ?? '', 40)}'`);
-        }
-        args.syscalls = mode;
-        break;
-      }
-      case '--user':
-      case '-u': {
-        const user = value();
-        if (!user) throw new UsageError('--user needs a user name or uid');
-        args.user = user;
-        break;
-      }
-      case '--as-root':
-        args.asRoot = true;
-        break;
-      case '--rules': {
-        const file = value();
-        if (!file) throw new UsageError('--rules needs a file name');
-        args.rules = file;
-        break;
-      }
-      default:
-        throw new UsageError(
-          raw.startsWith('-') ? `unknown option '${escapeText(raw, 60)}'` : `unexpected argument '${escapeText(raw, 60)}' (to run a command, put it after --)`,
-        );
-    }
-  }
-  if (sawBpf && sawNoBpf) throw new UsageError('--bpf and --no-bpf cannot be used together');
-  args.bpf = sawBpf ? true : sawNoBpf ? false : 'auto';
-  if (args.user !== undefined && args.asRoot) throw new UsageError('--user and --as-root cannot be used together');
-  if (args.help || args.version) return args;
-  if (args.demo) {
-    if (args.pid !== undefined || args.command || args.output || args.rules || args.user !== undefined || args.asRoot) {
-      throw new UsageError('demo takes no target, --output or --rules (only --bpf / --no-bpf)');
-    }
-    return args;
-  }
-  if (args.pid !== undefined && args.command) throw new UsageError('use either --pid or -- COMMAND, not both');
-  if (args.pid === undefined && !args.command) throw new UsageError('nothing to monitor: give --pid PID or -- COMMAND');
-  if (args.pid !== undefined && (args.user !== undefined || args.asRoot)) {
-    throw new UsageError(`${args.asRoot ? '--as-root' : '--user'} is for launch mode (-- COMMAND); --pid watches a process as it runs`);
-  }
-  return args;
+  if (args.mode === 'demo') return runDemo(io, args.bpf !== false);
+  if (args.mode === 'watch') return runWatch(args, io);
+  return runMonitor(args, io);
 }
 
 /** --version --verbose: what this installation runs with, for bug reports. */
@@ -203,11 +56,6 @@ function buildInfo(): string {
   }
   lines.push(`BPF object     : ${BPF_OBJECT_PATH}`);
   return `${lines.join('\n')}\n`;
-}
-
-interface Io {
-  out: NodeJS.WriteStream;
-  err: NodeJS.WriteStream;
 }
 
 /**
@@ -234,44 +82,28 @@ function launchUser(args: CliArgs, io: Io): UserIdentity | null {
   return null;
 }
 
-function fatal(io: Io, message: string, usage = false): number {
-  io.err.write(`wasmshark: error: ${escapeText(message)}\n`);
-  if (usage) io.err.write(`Try 'wasmshark --help' for usage.\n`);
-  return usage ? 2 : 1;
-}
-
-export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
-  let args: CliArgs;
-  try {
-    args = parseArgs(argv);
-  } catch (err) {
-    return fatal(io, (err as Error).message, true);
-  }
-  if (args.help) {
-    io.out.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (args.version) {
-    io.out.write(`wasmshark ${VERSION}\n`);
-    if (args.verbose) io.out.write(buildInfo());
-    return 0;
-  }
-
-  if (args.demo) return runDemo(io, args.bpf !== false);
-
+/** One target: --pid PID or -- COMMAND. */
+async function runMonitor(args: CliArgs, io: Io): Promise<number> {
+  // with NDJSON on stdout, the human view goes to stderr
+  const consoleOut = args.format === 'ndjson' ? io.err : io.out;
+  const view = new ConsoleRenderer(consoleOut, io.err, {
+    colour: wantsColour(consoleOut),
+    progress: io.err.isTTY === true && args.format !== 'ndjson',
+    timeout: args.timeout,
+    output: args.output,
+  });
   const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls };
   let output: string | undefined;
   let owner: FileOwner | null = null;
+  let outputs: Outputs;
   let m: Monitor;
   try {
     owner = sudoOwner();
     if (args.output) output = checkOutputPath(args.output, owner);
     if (args.rules) options.rules = loadRules(args.rules);
+    outputs = openOutputs(args, io, (w) => view.warning(w));
     const user = args.command ? launchUser(args, io) : null;
-    if (args.bpf !== false && process.getuid?.() !== 0) {
-      options.bpf = false;
-      io.err.write(`wasmshark: warning: eBPF probes need root (sudo env "PATH=$PATH" wasmshark ...); using /proc polling\n`);
-    }
+    options.bpf = bpfForUser(io, args.bpf);
     if (args.command) {
       const as = user ? { uid: user.uid, gid: user.gid, groups: user.groups } : {};
       m = monitorCommand(args.command[0], args.command.slice(1), { ...options, ...as });
@@ -283,17 +115,14 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     return 2;
   }
 
-  const view = new ConsoleRenderer(io.out, io.err, {
-    colour: wantsColour(io.out),
-    progress: io.err.isTTY === true,
-    timeout: args.timeout,
-    output: args.output,
-  });
   let events = 0;
   let alerts = 0;
   let startedAt = Date.now();
+  let target: LineTarget | null = null;
+  const targetOf = (info: MonitorInfo): LineTarget => ({ pid: info.pid, runtime: info.runtime, exe: info.exe, cmdline: info.cmdline });
   m.on('ready', (info) => {
     startedAt = Date.now();
+    target = targetOf(info);
     view.banner(info, VERSION);
   });
   m.on('warning', (w) => view.warning(w));
@@ -301,10 +130,14 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     view.clearProgress();
     io.err.write(`wasmshark: error: ${escapeText(e.message)}\n`);
   });
-  m.on('event', () => events++);
+  m.on('event', (e) => {
+    events++;
+    if (args.events && target) outputs.line(eventLine(e, target));
+  });
   m.on('alert', (a) => {
     alerts++;
     view.alert(a);
+    if (outputs.any && target) outputs.line(alertLine(a, target));
   });
   const ticker = setInterval(() => view.progress((Date.now() - startedAt) / 1000, events, alerts), 250);
 
@@ -340,9 +173,18 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     }
   }
   view.summary(report, written);
+  if (outputs.any && target) outputs.line(verdictLine(report, { ...(target as LineTarget), runtime: runtimeOfReport(report, target) }, written));
+  for (const loss of outputLosses(outputs)) view.warning(loss);
+  outputs.close();
   await m.done;
   for (const s of signals) process.off(s, onSignal);
   return code;
+}
+
+/** The runtime as the report has it at the end (a launch's command is known by then). */
+function runtimeOfReport(report: Report, t: LineTarget): LineTarget['runtime'] {
+  const r = report.target.runtime;
+  return { ...t.runtime, name: r.name, engine: r.engine, version: r.version, jit: r.jit as LineTarget['runtime']['jit'] };
 }
 
 if (require.main === module) {

@@ -6,6 +6,7 @@
  */
 import type { Alert, Level } from './alerts';
 import type { MonitorInfo } from './monitor';
+import type { WatchInfo, WatchStats, WatchedRuntime } from './watch';
 import { describeRuntime } from './runtime/identify';
 import type { Report, ReportUser } from './report';
 import { floorDecided } from './score';
@@ -125,8 +126,9 @@ export class ConsoleRenderer {
     this.err.write(`wasmshark: warning: ${escapeText(message)}\n`);
   }
 
-  alert(a: Alert): void {
-    const head = `${this.p.level(a.level, `[${a.level}]`)} ${a.category.padEnd(7)} ${this.p.bold(escapeText(a.title))}`;
+  /** An alert; `who` names the runtime it is about when several are watched. */
+  alert(a: Alert, who?: string): void {
+    const head = `${this.p.level(a.level, `[${a.level}]`)} ${a.category.padEnd(7)} ${this.p.bold(escapeText(a.title))}${who ? `  ${this.p.dim(escapeText(who))}` : ''}`;
     const indent = ' '.repeat(11);
     this.write(`${head}\n${indent}${escapeText(a.description)}\n${indent}${this.p.dim(escapeText(a.evidence))}\n`);
   }
@@ -164,6 +166,52 @@ export class ConsoleRenderer {
     if (report.drops.total > 0) rows.push(['Dropped events', `${report.drops.total} (ring buffer full; counted, see report)`]);
     rows.push(['Duration', `${report.duration.toFixed(2)} s (${report.end_reason})`]);
     if (written) rows.push(['Report', escapeText(written)]);
+    this.write(`\n${rows.map(([k, v]) => `${k.padEnd(15)}: ${v}`).join('\n')}\n`);
+  }
+
+  /* ---- the watch: many runtimes, each begun and ended on its own line ---- */
+
+  watchBanner(info: WatchInfo, version: string, metricsUrl: string | null): void {
+    const lines = [
+      this.p.bold(`wasmshark ${version} — watching the WebAssembly runtimes on this host`),
+      `Runtimes       : ${escapeText(info.selection)}`,
+      `Probes         : ${info.bpf ? 'eBPF (syscall and sched tracepoints) + /proc' : '/proc polling'}`,
+      `New runtimes   : ${info.execSource === 'kernel' ? "from the kernel's exec events" : `by scanning /proc every ${info.rescanIntervalMs} ms`}`,
+      `Timeout        : ${this.options.timeout > 0 ? `${this.options.timeout} s` : 'none (until Ctrl-C or SIGTERM)'}`,
+    ];
+    if (info.outputDir) lines.push(`Reports        : ${escapeText(info.outputDir)}/<pid>-<starttime>.json`);
+    if (metricsUrl) lines.push(`Metrics        : ${metricsUrl}`);
+    this.write(`${lines.join('\n')}\n\n`);
+  }
+
+  runtimeFound(rt: WatchedRuntime): void {
+    const how = { scan: 'running at start', exec: 'started', rescan: 'found by rescan', pid: 'given by --pid' }[rt.foundBy];
+    const cmd = rt.cmdline.length ? rt.cmdline.join(' ') : rt.comm;
+    this.write(`${this.p.bold(`+ ${escapeText(rt.runtime.name)}[${rt.pid}]`)} ${how}: ${escapeText(describeRuntime(rt.runtime))}  ${this.p.dim(escapeText(cmd, 200))}\n`);
+  }
+
+  runtimeEnded(report: Report, rt: WatchedRuntime, file: string | null): void {
+    const parts = [
+      this.p.verdict(report.verdict, report.verdict),
+      `${report.threat_score.toFixed(1)}/100`,
+      `${report.alerts.length} alerts`,
+      report.end_reason,
+    ];
+    if (file) parts.push(`report ${escapeText(file)}`);
+    this.write(`${this.p.bold(`= ${escapeText(rt.runtime.name)}[${rt.pid}]`)} ${parts.join(' · ')}\n`);
+  }
+
+  watchSummary(stats: WatchStats, seconds: number): void {
+    const judged = Object.entries(stats.verdicts).filter(([, n]) => n > 0);
+    const rows = [
+      ['Runtimes', `${judged.reduce((a, [, n]) => a + n, 0)} judged${judged.length ? ` (${judged.map(([v, n]) => `${n} ${this.p.verdict(v, v)}`).join(', ')})` : ''}`],
+      ['Events', `${stats.events.total}${stats.drops && stats.drops.total > 0 ? `, ${stats.drops.total} dropped (ring buffer full; counted)` : ''}`],
+      ['Alerts', `${stats.alerts.CRITICAL} critical, ${stats.alerts.HIGH} high, ${stats.alerts.MEDIUM} medium, ${stats.alerts.LOW + stats.alerts.INFO} low/info`],
+    ];
+    const capped = Object.entries(stats.capped).filter(([, n]) => n > 0);
+    if (capped.length) rows.push(['Limits reached', capped.map(([k, n]) => `${k} ${n}`).join(', ')]);
+    if (stats.reports.written + stats.reports.failed > 0) rows.push(['Reports', `${stats.reports.written} written${stats.reports.failed ? `, ${stats.reports.failed} failed` : ''}`]);
+    rows.push(['Duration', `${seconds.toFixed(2)} s`]);
     this.write(`\n${rows.map(([k, v]) => `${k.padEnd(15)}: ${v}`).join('\n')}\n`);
   }
 

@@ -11,7 +11,7 @@ import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import type { Alert } from './alerts';
-import { Case, readCmdline, readExe, type CaseTarget, type SessionFacts } from './case';
+import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
 import type { DropCounts, Probes, SyscallHooks } from './probes';
@@ -390,10 +390,6 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       pollIntervalMs: this.options.pollIntervalMs,
     };
   }
-}
-
-function reportUser(u: UserIdentity | null): ReportUser | null {
-  return u && { uid: u.uid, gid: u.gid, name: u.name, groups: [...u.groups] };
 }
 
 /** The file a command name runs, as the shell's PATH search finds it ('' if none). */

@@ -54,6 +54,11 @@ export interface NativeAddon {
   Session: new (options: NativeSessionOptions) => NativeSession;
   /** What the addon was built with: libbpf's version, and the static libraries' sources. */
   build: { libbpf: string; deps: string };
+  /** A non-blocking AF_UNIX datagram socket (native/unix_dgram.h): the local syslog socket. */
+  openUnixDatagram(): number;
+  /** 0, or the errno the send failed with. */
+  sendUnixDatagram(fd: number, path: string, data: Buffer): number;
+  closeUnixDatagram(fd: number): void;
 }
 
 let addon: NativeAddon | undefined;

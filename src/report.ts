@@ -149,8 +149,13 @@ const TERMINAL_CONTROLS = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u
  * character, and these characters can only occur inside strings.
  */
 export function reportJson(report: Report): string {
-  const json = JSON.stringify(report, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value), 2);
-  return `${json.replace(TERMINAL_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+  return `${safeJson(report, 2)}\n`;
+}
+
+/** JSON text as reportJson writes it (well-formed, safe to print), for any value; one line without `indent`. */
+export function safeJson(value: unknown, indent?: number): string {
+  const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v), indent);
+  return json.replace(TERMINAL_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -14,9 +14,9 @@
  */
 import { EventEmitter } from 'events';
 import type { Alert, Level } from './alerts';
-import { Case, readCmdline, type CappedCounts, type CaseLimits, type SessionFacts } from './case';
+import { Case, readCmdline, reportUser, type CappedCounts, type CaseLimits, type SessionFacts } from './case';
 import type { ExecEvent, KernelEvent, RuntimeEvent } from './events';
-import type { DropCounts, ProbeOptions, Probes } from './probes';
+import type { DropCounts, ProbeOptions, Probes, SyscallHooks } from './probes';
 import { readLinkOr } from './proc/read';
 import { isLiveStat, readStat } from './proc/stat';
 import { ReportQueue, type QueuedReport } from './output/report-queue';
@@ -27,6 +27,7 @@ import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
 import { checkTimeout, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
+import { processUser, type FileOwner } from './user';
 
 export interface WatchLimits extends CaseLimits {
   /** Runtimes followed at once; more are counted, not followed. */
@@ -52,6 +53,8 @@ export const DEFAULT_WATCH_LIMITS: Readonly<WatchLimits> = Object.freeze({
 });
 
 export interface WatchOptions extends SessionOptions {
+  /** 'lean' (default) or 'exact' syscall hooks (see ProbeOptions.syscalls). */
+  syscalls?: SyscallHooks;
   /** Runtimes to follow by name (see KNOWN_RUNTIMES), or 'all' (the default unless `pids` are given). */
   runtimes?: readonly string[] | 'all';
   /** Processes to follow as well, whatever they run; each is judged on its own. */
@@ -60,6 +63,8 @@ export interface WatchOptions extends SessionOptions {
   timeout?: number;
   /** Write each runtime's report here as <pid>-<starttime>.json (atomically, 0600). */
   outputDir?: string;
+  /** Whose the report files are (under sudo, the invoking user: see sudoOwner); default this process's user. */
+  reportOwner?: FileOwner | null;
   /** Without the kernel's exec events: how often /proc is scanned for new runtimes (default 1000 ms). */
   rescanIntervalMs?: number;
   limits?: Partial<WatchLimits>;
@@ -93,6 +98,8 @@ export interface WatchInfo {
 }
 
 export interface WatchStats {
+  /** Why the watch ended; null while it runs. */
+  reason: EndReason | null;
   execSource: 'kernel' | 'rescan';
   bpf: boolean;
   runtimes: {
@@ -110,7 +117,14 @@ export interface WatchStats {
   /** Not kept, not followed or not written because a limit was reached. */
   capped: CappedCounts & { runtimes: number; processes: number; reports: number };
   drops: DropCounts | null;
-  ringBufferBytes: number | null;
+  ringBuffer: {
+    /** Its size (null without eBPF). */
+    sizeBytes: number | null;
+    /** Records taken from it since the start. */
+    records: number;
+    /** Bytes waiting in it now, where the probes can say (null otherwise). */
+    usedBytes: number | null;
+  };
 }
 
 export interface WatchEvents {
@@ -126,10 +140,12 @@ export interface WatchEvents {
 }
 
 interface Normalized extends NormalizedSession {
+  syscalls: SyscallHooks;
   selection: RuntimeSelection;
   pids: number[];
   timeout: number;
   outputDir: string | null;
+  reportOwner: FileOwner | null;
   rescanIntervalMs: number;
   limits: Readonly<WatchLimits>;
 }
@@ -139,6 +155,8 @@ const DEFAULT_RINGBUF = 8 << 20;
 function normalize(options: WatchOptions): Readonly<Normalized> {
   if (typeof options !== 'object' || options === null) throw new TypeError('watch options must be an object');
   // 1 s: twenty idle runtimes polled every 500 ms took the watch over its 1% idle CPU budget
+  const { syscalls = 'lean' } = options;
+  if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
   const session = normalizeSession(options, 1000);
   const pids = [...(options.pids ?? [])];
   for (const pid of pids) {
@@ -157,10 +175,12 @@ function normalize(options: WatchOptions): Readonly<Normalized> {
   }
   return Object.freeze({
     ...session,
+    syscalls,
     selection,
     pids,
     timeout: checkTimeout(options.timeout ?? 0),
     outputDir: options.outputDir ?? null,
+    reportOwner: options.reportOwner ?? null,
     rescanIntervalMs,
     limits: Object.freeze(limits),
   });
@@ -175,6 +195,9 @@ interface Followed {
   ending: boolean;
   dropsAtStart: DropCounts | null;
   malformedAtStart: number;
+  /** Events of its processes the kernel could not deliver (reported with each exit), and when first seen. */
+  lost: number;
+  lostFirstMs: number;
 }
 
 /** What the kernel lost while a case was followed; the kernel cannot say whose it was. */
@@ -189,13 +212,15 @@ const zeroCapped = () => ({ children: 0, connections: 0, alerts: 0, handles: 0, 
 
 /** Every WebAssembly runtime on the host, each judged on its own. */
 export class Watch extends EventEmitter<WatchEvents> {
-  /** Resolves with the final counters when the watch has ended and every report is out. */
+  /** Resolves with the final counters once every report is out and the probes are gone ('end' comes first). */
   readonly done: Promise<WatchStats>;
 
   private readonly options: Readonly<Normalized>;
   private readonly rules: RuleSet;
   private probes: Probes | null = null;
   private bpfError: string | null = null;
+  /** The BPF programs attached, for the reports' coverage. */
+  private programNames: string[] = [];
   private kernelExecs = false;
   private readonly rescan = new Rescan();
   private readonly reports: ReportQueue<Followed> | null;
@@ -205,6 +230,7 @@ export class Watch extends EventEmitter<WatchEvents> {
   private skip = new Set<number>();
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
+  private endReason: EndReason | null = null;
   private ending: Promise<WatchStats> | null = null;
   private resolveDone!: (s: WatchStats) => void;
   private readonly warned = new Set<string>();
@@ -227,20 +253,27 @@ export class Watch extends EventEmitter<WatchEvents> {
     this.rules = new RuleSet(this.options.rules);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.reports = this.options.outputDir
-      ? new ReportQueue<Followed>(this.options.outputDir, this.options.limits.pendingReports, (item, file, error) => this.written(item, file, error))
+      ? new ReportQueue<Followed>(
+          this.options.outputDir,
+          this.options.limits.pendingReports,
+          (item, file, error) => this.written(item, file, error),
+          this.options.reportOwner,
+        )
       : null;
     process.nextTick(() => this.start());
   }
 
   private start(): void {
     try {
-      // the exec events of every process on the host, not only of followed ones (see ProbeOptions.watchExecs)
-      const probeOptions: ProbeOptions & { watchExecs?: boolean } = { countSyscalls: false, ringBufferBytes: this.options.ringBufferBytes, watchExecs: true };
+      // the exec events of every process on the host: how runtimes started later are found
+      const probeOptions: ProbeOptions = { syscalls: this.options.syscalls, countSyscalls: false, watchExecs: true, ringBufferBytes: this.options.ringBufferBytes };
       const opened = openProbes(this.options.bpf, probeOptions, (w) => this.emit('warning', w));
       this.probes = opened.probes;
       this.bpfError = opened.bpfError;
-      this.kernelExecs = (this.probes as { watchExecs?: boolean } | null)?.watchExecs === true;
+      this.kernelExecs = this.probes !== null;
       if (this.probes) {
+        this.programNames = this.probes.programs().map((p) => p.name);
+        for (const w of this.probes.hooks.warnings) this.emit('warning', w);
         this.probes.on('batch', (events) => this.onBatch(events));
         this.probes.on('error', (err) => this.error(err));
       }
@@ -310,8 +343,14 @@ export class Watch extends EventEmitter<WatchEvents> {
       }
     }
     const c = new Case(
-      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false },
-      { rules: this.rules, procChildren: this.probes === null, limits: this.options.limits, onAlert: (a) => this.onAlert(a, info) },
+      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false, user: reportUser(processUser(pid)) },
+      {
+        rules: this.rules,
+        procChildren: this.probes === null,
+        limits: this.options.limits,
+        onAlert: (a) => this.onAlert(a, info),
+        kernelLive: () => this.probes !== null && !this.probes.isStopped,
+      },
     );
     const f: Followed = {
       info,
@@ -321,6 +360,8 @@ export class Watch extends EventEmitter<WatchEvents> {
       ending: false,
       dropsAtStart: this.probes?.drops() ?? null,
       malformedAtStart: this.probes?.malformed ?? 0,
+      lost: 0,
+      lostFirstMs: 0,
     };
     this.owners.set(pid, f);
     this.cases.set(pid, f);
@@ -369,6 +410,10 @@ export class Watch extends EventEmitter<WatchEvents> {
 
   /** An event of a process with no runtime attributed: a new runtime's exec, or a descendant not yet known. */
   private ownerOf(e: KernelEvent): Followed | undefined {
+    if (e.kind === 'exec' && e.host) {
+      if (e.ok) this.onHostExec(e);
+      return undefined;
+    }
     if (this.probes?.hasTargetNow(e.pid)) {
       // followed by the kernel, but its fork was not seen (lost in a burst, or beyond the limit): walk up to its runtime
       let stat = readStat(e.pid);
@@ -385,9 +430,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       this.counts.unattributed++;
       // nobody's: the kernel need not follow it any longer
       if (e.kind !== 'exit') this.unfollow(e.pid);
-      return undefined;
     }
-    if (e.kind === 'exec' && e.ok) this.onHostExec(e);
     return undefined;
   }
 
@@ -415,14 +458,14 @@ export class Watch extends EventEmitter<WatchEvents> {
     this.counts.events++;
     this.counts.byKind[e.kind] = (this.counts.byKind[e.kind] ?? 0) + 1;
     if (e.kind === 'fork' && !e.thread && !f.ending) {
-      // The kernel dropped the child if it is gone already; its pid may belong to someone else by now.
-      if (this.probes?.hasTargetNow(e.childPid)) {
-        this.adopt(f, e.childPid, false);
-        f.proc.addPid(e.childPid);
-      }
+      // The kernel follows the child from its fork; its events are in flight even if it is gone already.
+      this.adopt(f, e.childPid, false);
+      // Gone, the kernel dropped it, and its pid may belong to someone else by now: not for /proc.
+      if (this.probes?.hasTargetNow(e.childPid)) f.proc.addPid(e.childPid);
     }
     if (this.listenerCount('event') > 0) this.emit('event', e, f.info);
     f.case.handle(e);
+    if (e.kind === 'exit' && (e.dropped ?? 0) > 0) this.blinded(f, e.dropped!);
     if (e.kind === 'exit' || e.kind === 'target-exit') {
       if (e.pid === f.info.pid) this.end(f, 'target-exit');
       else if (e.kind === 'exit') {
@@ -430,6 +473,20 @@ export class Watch extends EventEmitter<WatchEvents> {
         f.pids.delete(e.pid);
       }
     }
+  }
+
+  /**
+   * The kernel lost events of this runtime's processes (a flood fills the ring
+   * buffer): monitor.blinded on its case. Counted per process, so a runtime
+   * that floods does not blind the others' verdicts.
+   */
+  private blinded(f: Followed, dropped: number): void {
+    const now = Date.now();
+    f.lost += dropped;
+    if (f.lostFirstMs === 0) f.lostFirstMs = now;
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 };
+    const drops: DropCounts = { byKind, stash: 0, userspace: 0, total: f.lost };
+    for (const finding of this.rules.blinded(drops, f.info.pid, f.lostFirstMs, now)) f.case.measure(finding, f.lost, now);
   }
 
   private unfollow(pid: number): void {
@@ -484,6 +541,9 @@ export class Watch extends EventEmitter<WatchEvents> {
       syscalls: { source: 'none', counts: new Map() },
       drops: this.probes ? dropsSince(this.probes.drops(), f.dropsAtStart) : null,
       malformed: (this.probes?.malformed ?? 0) - f.malformedAtStart,
+      syscallMode: this.probes?.hooks.syscalls ?? null,
+      hooks: this.programNames,
+      pollIntervalMs: this.options.pollIntervalMs,
     };
   }
 
@@ -494,6 +554,12 @@ export class Watch extends EventEmitter<WatchEvents> {
         f.pids.delete(pid);
       }
     }
+  }
+
+  /** The ring buffer's fill, from probes that can read it (ringBufferUsedBytes()); null otherwise. */
+  private ringBufferUsed(): number | null {
+    const p = this.probes as (Probes & { ringBufferUsedBytes?: () => number }) | null;
+    return p && !p.isStopped && typeof p.ringBufferUsedBytes === 'function' ? p.ringBufferUsedBytes() : null;
   }
 
   /** The runtimes followed now. */
@@ -511,6 +577,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       for (const k of Object.keys(c) as Array<keyof CappedCounts>) capped[k] += c[k];
     }
     return {
+      reason: this.endReason,
       execSource: this.kernelExecs ? 'kernel' : 'rescan',
       bpf: this.probes !== null,
       runtimes: { followed, found: { ...this.counts.found } },
@@ -521,7 +588,11 @@ export class Watch extends EventEmitter<WatchEvents> {
       reports: { written: this.reports?.written ?? 0, failed: this.reports?.failed ?? 0, pending: this.reports?.size ?? 0 },
       capped,
       drops: this.probes ? this.probes.drops() : null,
-      ringBufferBytes: this.probes ? (this.options.ringBufferBytes ?? DEFAULT_RINGBUF) : null,
+      ringBuffer: {
+        sizeBytes: this.probes ? (this.options.ringBufferBytes ?? DEFAULT_RINGBUF) : null,
+        records: this.probes ? this.probes.delivered + this.probes.malformed : 0,
+        usedBytes: this.ringBufferUsed(),
+      },
     };
   }
 
@@ -533,14 +604,17 @@ export class Watch extends EventEmitter<WatchEvents> {
 
   private async finish(reason: EndReason): Promise<WatchStats> {
     this.stopping = true;
+    this.endReason = reason;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
-    // detach, then deliver what the kernel still holds to the cases
-    if (this.probes) await this.probes.stop();
+    // what the kernel still holds reaches the cases first; the detach (a grace period per tracepoint) finishes meanwhile
+    const detached = this.probes?.stop();
+    if (this.probes) await this.probes.drained;
     for (const f of [...this.cases.values()]) this.end(f, reason);
     this.reports?.flush();
     const stats = this.stats();
     this.emit('end', stats);
+    await detached;
     this.resolveDone(stats);
     return stats;
   }

@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import { checkOutputPath, writeReport, type Report } from '../report';
+import type { FileOwner } from '../user';
 
 export interface QueuedReport<T> {
   report: Report;
@@ -31,8 +32,10 @@ export class ReportQueue<T> {
     readonly dir: string,
     private readonly maxPending: number,
     private readonly onDone: (item: QueuedReport<T>, file: string | null, error: Error | null) => void,
+    /** Whose the files are (under sudo, the invoking user's). */
+    private readonly owner: FileOwner | null = null,
   ) {
-    checkOutputPath(path.join(dir, '<pid>-<starttime>.json'));
+    checkOutputPath(path.join(dir, '<pid>-<starttime>.json'), owner);
   }
 
   get size(): number {
@@ -68,7 +71,7 @@ export class ReportQueue<T> {
   private write(item: QueuedReport<T>): void {
     const file = path.join(this.dir, item.name);
     try {
-      writeReport(file, item.report);
+      writeReport(file, item.report, this.owner);
     } catch (err) {
       this.failed++;
       this.onDone(item, null, err instanceof Error ? err : new Error(String(err)));
