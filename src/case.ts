@@ -136,6 +136,8 @@ export class Case {
   private readonly eventCounts: Record<string, number> = {};
   private eventTotal = 0;
   private readonly capped: CappedCounts = { children: 0, connections: 0, alerts: 0, handles: 0 };
+  /** Descendants the kernel did not see start: their image, as /proc shows it, is judged. */
+  private readonly fromProc = new Set<number>();
 
   constructor(target: CaseTarget, options: CaseOptions) {
     this.pid = target.pid;
@@ -175,6 +177,15 @@ export class Case {
     return this.eventTotal;
   }
 
+  /**
+   * A descendant that was running before the kernel followed it (it started
+   * in the moment between its runtime's exec and the watch following that
+   * runtime): what /proc shows it running is judged like a child seen starting.
+   */
+  judgeFromProc(pid: number): void {
+    if (this.fromProc.size < this.limits.children) this.fromProc.add(pid);
+  }
+
   /** Judges one event of the target or one of its descendants. */
   handle(e: RuntimeEvent): void {
     this.eventTotal++;
@@ -192,6 +203,7 @@ export class Case {
           const c = this.children.get(e.pid);
           if (c) Object.assign(c, { exit_code: e.exitCode, signal: e.signal });
           this.forget(e.pid);
+          this.fromProc.delete(e.pid);
         }
         return;
       case 'target-exit':
@@ -209,13 +221,14 @@ export class Case {
           this.maps.invalidate(e.pid);
         }
         if (e.ok && e.pid !== this.pid) {
-          const c = this.children.get(e.pid) ?? this.noteChild({ pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null });
+          // counted at its fork already if it did not fit
+          const c = this.children.get(e.pid) ?? this.noteChild({ pid: e.pid, ppid: e.ppid, program: '', argv: [], exit_code: null, signal: null }, false);
           c.program = truncate(e.image || e.filename, 1024);
           c.argv = e.argv;
         }
         break;
       case 'process':
-        if (this.procChildren && !this.children.has(e.pid)) {
+        if ((this.procChildren || this.fromProc.has(e.pid)) && !this.children.has(e.pid)) {
           this.noteChild({ pid: e.pid, ppid: e.ppid, program: truncate(e.exe, 1024), argv: e.argv, exit_code: null, signal: null });
         }
         break;
@@ -271,7 +284,7 @@ export class Case {
 
   private judge(e: RuntimeEvent): void {
     const findings = this.rules.evaluate(e, {
-      procChildren: this.procChildren,
+      procChildren: this.procChildren || (e.kind === 'process' && this.fromProc.has(e.pid)),
       isLaunchExec: (x) => this.isLaunchExec(x),
       memfdName: (pid, fd) => this.memfdNames.get(pid)?.get(fd),
       runtime: (pid) => this.runtimeOf(pid),
@@ -334,9 +347,9 @@ export class Case {
   }
 
   /** Records a child for the report; a fork storm keeps the first ones. */
-  private noteChild(c: ReportChild): ReportChild {
+  private noteChild(c: ReportChild, count = true): ReportChild {
     if (this.children.size < this.limits.children) this.children.set(c.pid, c);
-    else this.capped.children++;
+    else if (count) this.capped.children++;
     return c;
   }
 

@@ -95,6 +95,8 @@ export interface WatchInfo {
   rescanIntervalMs: number;
   selection: string;
   outputDir: string | null;
+  /** Followed at start: given by pid, or found running (each also had its 'runtime' event, before this one). */
+  runtimes: WatchedRuntime[];
 }
 
 export interface WatchStats {
@@ -193,6 +195,8 @@ interface Followed {
   proc: ProcSource;
   pids: Set<number>;
   ending: boolean;
+  /** During the case's first /proc pass (what it finds was there before the kernel followed the runtime). */
+  firstPass: boolean;
   dropsAtStart: DropCounts | null;
   malformedAtStart: number;
   /** Events of its processes the kernel could not deliver (reported with each exit), and when first seen. */
@@ -281,14 +285,15 @@ export class Watch extends EventEmitter<WatchEvents> {
       this.skip = ancestors();
       this.skip.add(process.pid);
       if (!this.kernelExecs) this.rescan.prime(); // before the scan: what starts during it is found next pass
-      for (const pid of this.options.pids) this.follow(pid, 'pid', null);
-      for (const p of scanHost(this.options.selection, this.skip)) this.follow(p.pid, 'scan', p.runtime);
       if (!this.kernelExecs && !this.options.selection.empty) {
         this.timers.push(setInterval(() => this.rescanPass(), this.options.rescanIntervalMs));
       }
       // keeps the process alive, and lets go of processes whose exit was not seen (an exit event lost in a burst)
       this.timers.push(setInterval(() => this.housekeeping(), 30_000));
       if (this.options.timeout > 0) this.timers.push(setTimeout(() => void this.stop('timeout'), this.options.timeout * 1000));
+      // The probes are in place first, so a runtime starting during the scan is found one way or the other.
+      for (const pid of this.options.pids) this.follow(pid, 'pid', null);
+      for (const p of scanHost(this.options.selection, this.skip)) this.follow(p.pid, 'scan', p.runtime);
       this.emit('ready', {
         bpf: this.probes !== null,
         bpfError: this.bpfError,
@@ -296,6 +301,7 @@ export class Watch extends EventEmitter<WatchEvents> {
         rescanIntervalMs: this.options.rescanIntervalMs,
         selection: this.options.selection.describe(),
         outputDir: this.options.outputDir,
+        runtimes: this.runtimes(),
       });
     } catch (err) {
       this.error(err instanceof Error ? err : new Error(String(err)));
@@ -358,6 +364,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false }),
       pids: new Set([pid]),
       ending: false,
+      firstPass: true,
       dropsAtStart: this.probes?.drops() ?? null,
       malformedAtStart: this.probes?.malformed ?? 0,
       lost: 0,
@@ -372,6 +379,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     f.proc.on('event', (e) => this.route(f, e));
     f.proc.on('error', (err) => this.error(err));
     f.proc.start();
+    f.firstPass = false;
     // Children it had already: the kernel follows only those created from now on.
     if (this.probes && !f.ending) for (const child of f.proc.pids()) if (child !== pid) this.adopt(f, child, true);
     return f;
@@ -463,6 +471,8 @@ export class Watch extends EventEmitter<WatchEvents> {
       // Gone, the kernel dropped it, and its pid may belong to someone else by now: not for /proc.
       if (this.probes?.hasTargetNow(e.childPid)) f.proc.addPid(e.childPid);
     }
+    // a descendant the first /proc pass found: it began before the kernel followed its runtime
+    if (e.kind === 'process' && f.firstPass && this.probes) f.case.judgeFromProc(e.pid);
     if (this.listenerCount('event') > 0) this.emit('event', e, f.info);
     f.case.handle(e);
     if (e.kind === 'exit' && (e.dropped ?? 0) > 0) this.blinded(f, e.dropped!);

@@ -49,23 +49,30 @@ export async function runWatch(args: CliArgs, io: Io): Promise<number> {
 
   let failedReports = 0;
   const startedAt = Date.now();
-  w.on('ready', (info) => view.watchBanner(info, VERSION, metrics?.url ?? null));
+  // What the scan at start finds comes before 'ready': shown after the banner.
+  let beforeReady: Array<() => void> | null = [];
+  const show = (f: () => void) => (beforeReady ? beforeReady.push(f) : f());
+  w.on('ready', (info) => {
+    view.watchBanner(info, VERSION, metrics?.url ?? null);
+    for (const f of beforeReady ?? []) f();
+    beforeReady = null;
+  });
   w.on('warning', (m) => view.warning(m));
   w.on('error', (e) => {
     if (e.message.startsWith('cannot write report')) failedReports++;
     io.err.write(`wasmshark: error: ${escapeText(e.message)}\n`);
   });
   w.on('runtime', (rt) => {
-    view.runtimeFound(rt);
+    show(() => view.runtimeFound(rt));
     if (outputs.any) outputs.line(runtimeLine(target(rt), rt.foundBy, rt.id));
   });
   w.on('alert', (a, rt) => {
-    view.alert(a, `${rt.runtime.name}[${rt.pid}]`);
+    show(() => view.alert(a, `${rt.runtime.name}[${rt.pid}]`));
     if (outputs.any) outputs.line(alertLine(a, target(rt)));
   });
   if (args.events && outputs.any) w.on('event', (e, rt) => outputs.line(eventLine(e, target(rt))));
   w.on('report', (report, rt, file) => {
-    view.runtimeEnded(report, rt, file);
+    show(() => view.runtimeEnded(report, rt, file));
     if (outputs.any) outputs.line(verdictLine(report, target(rt), file));
   });
 
