@@ -16,10 +16,13 @@ echo "setup: installing Debian packages"
 apt-get update -qq
 # clang/llvm: rebuild and check the BPF object; libbpf-dev, libelf-dev, zlib1g-dev:
 # headers and libz.a; bpftool: tests audit what stays loaded; util-linux: setpriv;
-# bpftrace: the baseline `npm run bench` compares against (not a dependency).
+# bpftrace: the baseline `npm run bench` compares against (not a dependency);
+# rsyslog, prometheus: real receivers for the output tests, each started by its test
+# on its own socket or loopback port (the services Debian may start are not used).
 apt-get install -y -qq --no-install-recommends \
 	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace \
-	gcc g++ make python3 pkg-config util-linux ca-certificates >/dev/null
+	gcc g++ make python3 pkg-config util-linux ca-certificates \
+	rsyslog prometheus >/dev/null
 
 scripts/build-deps.sh
 echo "setup: npm ci"
