@@ -26,6 +26,10 @@
  *     --syscalls exact the kernel's own syscall counts for connect, execve,
  *     forks and exits must agree too (lean hooks do not count syscalls).
  *
+ * With --watch, the watch instead (see watchSoak below):
+ *
+ *   sudo npm run soak -- --watch --minutes 30
+ *
  * Needs root (eBPF), cc (it compiles the trigger) and `npm run build`.
  * Run node with --expose-gc (the npm script does) so RSS is measured after a
  * collection rather than at whatever point the garbage collector has reached.
@@ -37,15 +41,15 @@ const os = require('os');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
-const { monitorCommand } = require(path.join(ROOT, 'dist', 'index.js'));
+const { monitorCommand, watch } = require(path.join(ROOT, 'dist', 'index.js'));
 
 function usage(message) {
-  process.stderr.write(`soak: ${message}\nusage: soak.js (--minutes N | --seconds N) [--burst N] [--rss-mb MB] [--syscalls lean|exact] [--json]\n`);
+  process.stderr.write(`soak: ${message}\nusage: soak.js (--minutes N | --seconds N) [--burst N] [--rss-mb MB] [--syscalls lean|exact] [--heap-mb MB] [--watch] [--json]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { seconds: 60, burst: 20000, rssMb: 30, json: false, syscalls: 'lean' };
+  const opts = { seconds: 60, burst: 20000, rssMb: 30, heapMb: 1, watch: false, json: false, syscalls: 'lean' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const number = () => {
@@ -57,6 +61,8 @@ function parseArgs(argv) {
     else if (flag === '--seconds') opts.seconds = number();
     else if (flag === '--burst') opts.burst = Math.round(number());
     else if (flag === '--rss-mb') opts.rssMb = number();
+    else if (flag === '--heap-mb') opts.heapMb = number();
+    else if (flag === '--watch') opts.watch = true;
     else if (flag === '--json') opts.json = true;
     else if (flag === '--syscalls') {
       opts.syscalls = argv[++i];
@@ -122,6 +128,7 @@ echo "$wx $conn" > "$SOAK_RESULT"
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid() !== 0) usage('needs root (eBPF): sudo npm run soak -- ...');
+  if (opts.watch) return watchSoak(opts);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-soak-'));
   const trigger = buildTrigger(dir);
   const { server, port } = await startServer();
@@ -238,6 +245,156 @@ async function main() {
       process.stdout.write(`${a.what.padEnd(9)}: caused ${a.caused}, delivered ${a.delivered}, dropped ${a.dropped}${a.syscalls !== null ? `, kernel syscalls ${a.syscalls}` : ''}${a.lost ? '  LOST' : ''}\n`);
     }
     process.stdout.write(`after warm-up: RSS ${result.rssGrowthMb >= 0 ? '+' : ''}${result.rssGrowthMb} MB (tolerance ${opts.rssMb}), heap ${result.heapGrowthMb >= 0 ? '+' : ''}${result.heapGrowthMb} MB, fds ${result.fdGrowth >= 0 ? '+' : ''}${result.fdGrowth}\n`);
+    process.stdout.write(failures.length ? `FAIL\n${failures.map((f) => `  ${f}`).join('\n')}\n` : 'PASS\n');
+  }
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+/*
+ * The watch under churn: a shell loop (not a runtime, so not followed)
+ * starts a Bun runtime every ~250 ms, each running the test's WASM module for
+ * 100 ms; every fifth one then has a host function start a shell. The watch
+ * (the library's watch(), runtimes: bun) finds each from its exec event,
+ * judges it, writes its report to a directory and forgets it.
+ *
+ * It fails (exit 1) if, from the end of the warm-up (a quarter of the run, at
+ * most 60 s) to the end:
+ *   - the heap after a full GC is not flat: it grew more than --heap-mb
+ *     (default 1) MB;
+ *   - RSS grew more than --rss-mb MB, or the open fds are not the same number;
+ * or if any runtime the loop started has no report (or a wrong verdict: CLEAN
+ * for the WASM-only ones, SUSPICIOUS or worse for those that start a shell),
+ * or the watch still holds a runtime or process at the end.
+ */
+async function watchSoak(opts) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-soak-watch-'));
+  const reportsDir = path.join(dir, 'reports');
+  fs.mkdirSync(reportsDir);
+  const stopFile = path.join(dir, 'stop');
+  const resultFile = path.join(dir, 'result');
+  const workloads = path.join(ROOT, 'test', 'scenarios', 'workloads');
+  const bun = path.join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
+
+  const w = watch({ runtimes: ['bun'], outputDir: reportsDir });
+  const errors = [];
+  w.on('error', (err) => errors.push(err.message));
+  w.on('warning', (m) => errors.push(`warning: ${m}`));
+  const reports = { clean: 0, shell: 0, wrong: [], other: 0, files: 0 };
+  w.on('report', (r, _rt, file) => {
+    const script = path.basename(r.target.cmdline[1] ?? '');
+    if (script === 'wasm-loop.js') {
+      reports.clean++;
+      if (r.verdict !== 'CLEAN') reports.wrong.push(`${r.pid} ${script} ${r.verdict}`);
+    } else if (script === 'wasm-then-shell.js') {
+      reports.shell++;
+      if (r.verdict !== 'SUSPICIOUS' && r.verdict !== 'MALICIOUS') reports.wrong.push(`${r.pid} ${script} ${r.verdict}`);
+    } else {
+      reports.other++; // some other Bun on the host
+    }
+    if (file) {
+      reports.files++;
+      fs.rmSync(file, { force: true }); // counted; a 30-minute run would otherwise leave thousands
+    }
+  });
+  await new Promise((resolve) => w.once('ready', resolve));
+
+  // counts its own launches, so every runtime started is known to have (or lack) a report
+  const loop = spawn('/bin/sh', ['-c', `
+    n=0; s=0
+    while [ ! -e "$SOAK_STOP" ]; do
+      n=$((n + 1))
+      if [ $((n % 5)) -eq 0 ]; then "$BUN" "$W/wasm-then-shell.js" 100 & s=$((s + 1)); else "$BUN" "$W/wasm-loop.js" 100 > /dev/null & fi
+      sleep 0.25
+    done
+    wait
+    echo "$((n - s)) $s" > "$SOAK_RESULT"
+  `], { stdio: 'ignore', env: { PATH: process.env.PATH, BUN: bun, W: workloads, SOAK_STOP: stopFile, SOAK_RESULT: resultFile } });
+
+  const startedAt = Date.now();
+  const every = opts.seconds >= 120 ? 30 : 10;
+  const warmup = Math.min(60, opts.seconds / 4);
+  const samples = [];
+  const sampleNow = () => {
+    global.gc();
+    const mem = process.memoryUsage();
+    const st = w.stats();
+    return {
+      t: Math.round((Date.now() - startedAt) / 1000),
+      rssMb: Math.round((mem.rss / MB) * 10) / 10,
+      heapMb: Math.round((mem.heapUsed / MB) * 100) / 100,
+      fds: openFds(),
+      runtimes: reports.clean + reports.shell + reports.other,
+      followed: Object.values(st.runtimes.followed).reduce((a, b) => a + b, 0),
+      events: st.events.total,
+      drops: st.drops ? st.drops.total : 0,
+    };
+  };
+  const log = (s, label) => {
+    samples.push({ ...s, label });
+    if (!opts.json) {
+      process.stdout.write(`${label.padEnd(9)} t=${String(s.t).padStart(5)}s  heap=${s.heapMb.toFixed(2).padStart(7)} MB  rss=${s.rssMb.toFixed(1).padStart(6)} MB  fds=${s.fds}  runtimes judged=${s.runtimes}  followed now=${s.followed}  events=${s.events}  drops=${s.drops}\n`);
+    }
+  };
+  let baseline = null;
+  let next = every;
+  while ((Date.now() - startedAt) / 1000 < opts.seconds) {
+    await sleep(250);
+    const t = (Date.now() - startedAt) / 1000;
+    if (!baseline && t >= warmup) log((baseline = sampleNow()), 'warm');
+    if (t >= next) {
+      next += every;
+      log(sampleNow(), 'sample');
+    }
+  }
+  // let the last runtimes finish and be reported before the end is measured
+  fs.writeFileSync(stopFile, '');
+  await new Promise((resolve) => loop.once('exit', resolve));
+  await sleep(1500);
+  const end = sampleNow();
+  log(end, 'end');
+  const held = { runtimes: w.runtimes().filter((r) => r.runtime.name === 'bun' && /wasm-(loop|then-shell)\.js$/.test(r.cmdline[1] ?? '')).length, processes: w.stats().processes };
+  const stats = await w.stop();
+  const [cleanRuns, shellRuns] = fs.readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const after = samples.filter((s) => s.label !== 'warm' && s.t >= baseline.t);
+  const judgedAfter = end.runtimes - baseline.runtimes;
+  const result = {
+    mode: 'watch',
+    seconds: opts.seconds,
+    runs: { clean: cleanRuns, shell: shellRuns },
+    reports: { clean: reports.clean, shell: reports.shell, other: reports.other, files: reports.files, wrong: reports.wrong.slice(0, 5) },
+    samples,
+    heapGrowthMb: Math.round((end.heapMb - baseline.heapMb) * 100) / 100,
+    heapPeakAfterWarmupMb: Math.max(...after.map((s) => s.heapMb)),
+    bytesPerRuntime: judgedAfter > 0 ? Math.round(((end.heapMb - baseline.heapMb) * MB) / judgedAfter) : null,
+    rssGrowthMb: Math.round((end.rssMb - baseline.rssMb) * 10) / 10,
+    fdGrowth: end.fds - baseline.fds,
+    heldAtEnd: held,
+    drops: stats.drops,
+    capped: stats.capped,
+    tolerance: { heapMb: opts.heapMb, rssMb: opts.rssMb },
+    errors,
+  };
+  const failures = [];
+  if (result.heapGrowthMb > opts.heapMb) failures.push(`heap after GC grew ${result.heapGrowthMb} MB after warm-up (flat means at most ${opts.heapMb} MB)`);
+  if (result.rssGrowthMb > opts.rssMb) failures.push(`RSS grew ${result.rssGrowthMb} MB after warm-up (tolerance ${opts.rssMb} MB)`);
+  if (result.fdGrowth !== 0) failures.push(`open fds went from ${baseline.fds} to ${end.fds} after warm-up`);
+  if (reports.clean !== cleanRuns || reports.shell !== shellRuns) {
+    failures.push(`runtimes started: ${cleanRuns} WASM-only, ${shellRuns} with a shell; reports: ${reports.clean} and ${reports.shell}`);
+  }
+  if (reports.files !== reports.clean + reports.shell + reports.other) failures.push(`${reports.clean + reports.shell + reports.other} reports, ${reports.files} written`);
+  if (reports.wrong.length) failures.push(`wrong verdicts: ${reports.wrong.slice(0, 3).join('; ')}`);
+  if (held.runtimes !== 0) failures.push(`${held.runtimes} exited runtimes still held at the end`);
+  if (errors.length) failures.push(`watch errors: ${errors.slice(0, 3).join('; ')}`);
+  result.failures = failures;
+
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`\nruntimes started: ${cleanRuns} WASM-only, ${shellRuns} starting a shell; reports ${reports.clean} + ${reports.shell} (+${reports.other} other Bun on the host), ${reports.files} files written\n`);
+    process.stdout.write(`after warm-up (${judgedAfter} runtimes judged): heap ${result.heapGrowthMb >= 0 ? '+' : ''}${result.heapGrowthMb} MB (flat: at most ${opts.heapMb} MB; ${result.bytesPerRuntime} bytes per runtime), peak ${result.heapPeakAfterWarmupMb} MB; RSS ${result.rssGrowthMb >= 0 ? '+' : ''}${result.rssGrowthMb} MB; fds ${result.fdGrowth >= 0 ? '+' : ''}${result.fdGrowth}\n`);
+    process.stdout.write(`kernel drops ${stats.drops ? stats.drops.total : 0}; limits reached: ${JSON.stringify(stats.capped)}\n`);
     process.stdout.write(failures.length ? `FAIL\n${failures.map((f) => `  ${f}`).join('\n')}\n` : 'PASS\n');
   }
   process.exitCode = failures.length ? 1 : 0;

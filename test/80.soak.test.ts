@@ -76,6 +76,38 @@ describeBpf('30 seconds of a busy target', () => {
   }, 180_000);
 });
 
+interface WatchSoakResult {
+  runs: { clean: number; shell: number };
+  reports: { clean: number; shell: number; files: number; wrong: string[] };
+  heapGrowthMb: number;
+  fdGrowth: number;
+  heldAtEnd: { runtimes: number; processes: number };
+  errors: string[];
+  failures: string[];
+}
+
+describeBpf('40 seconds of the watch under churning runtimes', () => {
+  /*
+   * A short version of `npm run soak -- --watch`: a new Bun runtime every
+   * ~250 ms. Every one is found, judged right and reported, and none is held
+   * once reported. The heap's tolerance is looser than the long run's 1 MB:
+   * in the first minute V8 is still compiling the watch's code.
+   */
+  it('reports every runtime with the right verdict, holds none at the end, and keeps open fds equal', async () => {
+    const r = await node(['--expose-gc', SOAK, '--watch', '--seconds', '40', '--heap-mb', '4', '--json']);
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as WatchSoakResult;
+    expect(result.runs.clean + result.runs.shell).toBeGreaterThan(50);
+    expect(result.reports).toMatchObject({ clean: result.runs.clean, shell: result.runs.shell, wrong: [] });
+    expect(result.heldAtEnd.runtimes).toBe(0);
+    expect(result.fdGrowth).toBe(0);
+    expect(result.heapGrowthMb).toBeLessThan(4);
+    expect(result.errors).toEqual([]);
+    expect(result.failures).toEqual([]);
+    expect(r.code).toBe(0);
+  }, 180_000);
+});
+
 describeBpf('what the monitor keeps for a process that has exited', () => {
   /*
    * For every process that made W+X memory the assessment notes up to 4096
