@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Alert } from '../src/alerts';
 import type { Report } from '../src/report';
+import { ProcSource } from '../src/sources/proc/source';
 import { watch, type Watch, type WatchedRuntime, type WatchStats } from '../src/watch';
 import { describeBpf, ROOT, sleep, startWaiting } from './helpers/env';
 
@@ -99,6 +100,26 @@ describe('/proc mode: no kernel exec events', () => {
     expect(a).toMatchObject({ reason: 'stopped', execSource: 'rescan', bpf: false });
     expect(seen.errors).toEqual([]);
   }, 60000);
+});
+
+describe("a runtime's /proc source when the kernel follows the tree", () => {
+  it('reads mappings again only when told the kernel saw code mapped', async () => {
+    const target = startWaiting(['wx-keep', '5000']);
+    children.push(target.child);
+    const proc = new ProcSource(target.pid, { intervalMs: 20, kernelFollows: true });
+    const rwx: number[] = [];
+    proc.on('event', (e) => {
+      if (e.kind === 'rwx-region') rwx.push(e.start);
+    });
+    proc.start();
+    void target.go();
+    await until('the mapping', () => fs.readFileSync(`/proc/${target.pid}/maps`, 'utf8').includes(' rwxp '));
+    await sleep(200); // ten passes
+    expect(rwx).toEqual([]);
+    proc.mapped(target.pid);
+    await until('the region', () => rwx.length === 1);
+    proc.stop();
+  });
 });
 
 describeBpf('eBPF mode', () => {

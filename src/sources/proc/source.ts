@@ -34,6 +34,15 @@ export interface ProcSourceOptions {
   sampleSyscalls?: boolean;
   /** Milliseconds between syscall samples (default 50). */
   sampleIntervalMs?: number;
+  /**
+   * The kernel probes follow the tree and say when a process forked
+   * (addPid), exec'd (execd) or mapped code (mapped): after the first pass,
+   * a pass looks only at what the kernel does not report, open files and
+   * socket states, and reads a process's image or mappings again only when
+   * told (default false). The watch runs one source per runtime, so a pass
+   * must cost little.
+   */
+  kernelFollows?: boolean;
 }
 
 export interface ProcSourceEvents {
@@ -41,7 +50,7 @@ export interface ProcSourceEvents {
   error: [Error];
 }
 
-const DEFAULTS = { intervalMs: 500, followChildren: true, sampleSyscalls: false, sampleIntervalMs: 50 };
+const DEFAULTS = { intervalMs: 500, followChildren: true, sampleSyscalls: false, sampleIntervalMs: 50, kernelFollows: false };
 
 /* Caps on one pass, so a hostile target cannot make it unbounded. */
 const MAX_PROCESSES = 4096;
@@ -93,6 +102,9 @@ interface Followed {
   files: Set<string>;
   sockets: Map<number, SocketSeen>;
   rwx: Set<number>;
+  /** With kernelFollows: read the image / the mappings again at the next pass. */
+  imageStale: boolean;
+  mapsStale: boolean;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -108,7 +120,7 @@ function checkOptions(options: ProcSourceOptions): Readonly<Required<ProcSourceO
       throw new RangeError(`proc source ${key} must be a number of milliseconds from 1 to 2147483647, got ${String(v)}`);
     }
   }
-  for (const key of ['followChildren', 'sampleSyscalls'] as const) {
+  for (const key of ['followChildren', 'sampleSyscalls', 'kernelFollows'] as const) {
     if (typeof o[key] !== 'boolean') throw new TypeError(`proc source ${key} must be true or false, got ${String(o[key])}`);
   }
   return Object.freeze(o);
@@ -135,6 +147,8 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   private scanTimer: NodeJS.Timeout | null = null;
   private sampleTimer: NodeJS.Timeout | null = null;
   private started = false;
+  /** Scans run so far. */
+  private passes = 0;
   /** What a pass found, delivered once the pass is over. */
   private outbox: Array<ProcEvent | Error> = [];
   private exited = false;
@@ -216,6 +230,7 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   }
 
   private scan(): void {
+    this.passes++;
     const stat = readStat(this.rootPid);
     const root = isLiveStat(stat) && (this.rootStart === null || stat.startTicks === this.rootStart) ? stat : null;
     if (root) this.rootStart = root.startTicks;
@@ -263,7 +278,8 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     for (const [pid, startTicks] of [...this.added]) {
       if (!known(pid, startTicks)) this.added.delete(pid);
     }
-    if (!this.options.followChildren) return tree;
+    // the kernel reports children from the first pass on: the walk is for those that were there before
+    if (!this.options.followChildren || (this.options.kernelFollows && this.passes > 1)) return tree;
 
     let byParent: Map<number, number[]> | null = null;
     for (let i = 0; i < queue.length && tree.size < MAX_PROCESSES; i++) {
@@ -318,17 +334,35 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   private inspect(pid: number, stat: ProcStat, tables: Map<string, Map<number, NetHit>>): void {
     let f = this.followed.get(pid);
     if (!f || f.startTicks !== stat.startTicks) {
-      f = { pid, startTicks: stat.startTicks, image: null, envReported: false, fdCursor: 0, files: new Set(), sockets: new Map(), rwx: new Set() };
+      f = {
+        pid, startTicks: stat.startTicks, image: null, envReported: false, fdCursor: 0, files: new Set(), sockets: new Map(), rwx: new Set(),
+        imageStale: true, mapsStale: true,
+      };
       this.followed.set(pid, f);
     }
-    this.checkImage(f, stat);
+    const look = !this.options.kernelFollows;
+    if (look || f.imageStale) this.checkImage(f, stat);
+    f.imageStale = f.image === null; // unreadable for now: again next pass
     if (!f.envReported && f.image !== null) this.checkEnv(f);
     const skip = f.fdCursor;
     const fds = readFdWindow(pid, skip, MAX_FDS);
     f.fdCursor = fds.complete || skip + MAX_FDS >= MAX_FD_ENTRIES ? 0 : skip + MAX_FDS;
     this.checkFiles(f, fds.targets);
     this.checkSockets(f, fds.targets, skip === 0 && fds.complete, tables);
-    this.checkMaps(f);
+    if (look || f.mapsStale) this.checkMaps(f);
+    f.mapsStale = false;
+  }
+
+  /** The kernel saw pid exec: its image (and environment) is read again next pass. */
+  execd(pid: number): void {
+    const f = this.followed.get(pid);
+    if (f) f.imageStale = true;
+  }
+
+  /** The kernel saw pid map or protect code: its mappings are read again next pass. */
+  mapped(pid: number): void {
+    const f = this.followed.get(pid);
+    if (f) f.mapsStale = true;
   }
 
   /** A process event when a process is first seen, and again when it has exec'd. */
