@@ -24,7 +24,8 @@ import { MAX_STRING, reportAlert, reportJson, reportScoreBreakdown, truncate, wr
 import { DEFAULT_RULES, RuleSet } from '../src/rules';
 import { scoreBreakdown } from '../src/score';
 import type { RuleContext } from '../src/rules';
-import { decodeBatch, formatIPv6 } from '../src/sources/bpf/decode';
+import { formatIPv6 } from '../src/net/address';
+import { decodeBatch } from '../src/sources/bpf/decode';
 import * as L from '../src/sources/bpf/layout';
 import { ProcSource } from '../src/sources/proc/source';
 import { describeBpf, ROOT, trigger, withoutSudo } from './helpers/env';
