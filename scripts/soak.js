@@ -76,6 +76,19 @@ function parseArgs(argv) {
 const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What this process has open, as 'fd=target' (the directory being read, gone by the readlink, is left out). */
+function fdTargets() {
+  const out = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.push(`${fd}=${fs.readlinkSync(`/proc/self/fd/${fd}`)}`);
+    } catch {
+      // the directory's own fd
+    }
+  }
+  return out;
+}
+
 function openFds() {
   return fs.readdirSync('/proc/self/fd').length - 1; // less the one readdir itself holds
 }
@@ -280,11 +293,13 @@ async function watchSoak(opts) {
   w.on('error', (err) => errors.push(err.message));
   w.on('warning', (m) => errors.push(`warning: ${m}`));
   const reports = { clean: 0, shell: 0, wrong: [], other: 0, files: 0 };
+  // the soak's own runtimes carry this argument (the workloads ignore it): others' Bun on the host are told apart
+  const mark = `wasmshark-soak-${process.pid}`;
   w.on('report', (r, _rt, file) => {
-    const script = path.basename(r.target.cmdline[1] ?? '');
+    const script = r.target.cmdline[3] === mark ? path.basename(r.target.cmdline[1] ?? '') : '';
     if (script === 'wasm-loop.js') {
       reports.clean++;
-      if (r.verdict !== 'CLEAN') reports.wrong.push(`${r.pid} ${script} ${r.verdict}`);
+      if (r.verdict !== 'CLEAN') reports.wrong.push(`${r.pid} ${script} ${r.verdict} (${r.alerts.filter((a) => a.level !== 'INFO').map((a) => `${a.rule}: ${a.evidence}`).join('; ')})`);
     } else if (script === 'wasm-then-shell.js') {
       reports.shell++;
       if (r.verdict !== 'SUSPICIOUS' && r.verdict !== 'MALICIOUS') reports.wrong.push(`${r.pid} ${script} ${r.verdict}`);
@@ -303,12 +318,12 @@ async function watchSoak(opts) {
     n=0; s=0
     while [ ! -e "$SOAK_STOP" ]; do
       n=$((n + 1))
-      if [ $((n % 5)) -eq 0 ]; then "$BUN" "$W/wasm-then-shell.js" 100 & s=$((s + 1)); else "$BUN" "$W/wasm-loop.js" 100 > /dev/null & fi
+      if [ $((n % 5)) -eq 0 ]; then "$BUN" "$W/wasm-then-shell.js" 100 "$MARK" & s=$((s + 1)); else "$BUN" "$W/wasm-loop.js" 100 "$MARK" > /dev/null & fi
       sleep 0.25
     done
     wait
     echo "$((n - s)) $s" > "$SOAK_RESULT"
-  `], { stdio: 'ignore', env: { PATH: process.env.PATH, BUN: bun, W: workloads, SOAK_STOP: stopFile, SOAK_RESULT: resultFile } });
+  `], { stdio: 'ignore', env: { PATH: process.env.PATH, BUN: bun, W: workloads, MARK: mark, SOAK_STOP: stopFile, SOAK_RESULT: resultFile } });
 
   const startedAt = Date.now();
   const every = opts.seconds >= 120 ? 30 : 10;
@@ -318,11 +333,13 @@ async function watchSoak(opts) {
     global.gc();
     const mem = process.memoryUsage();
     const st = w.stats();
+    const fdList = fdTargets();
     return {
       t: Math.round((Date.now() - startedAt) / 1000),
       rssMb: Math.round((mem.rss / MB) * 10) / 10,
       heapMb: Math.round((mem.heapUsed / MB) * 100) / 100,
-      fds: openFds(),
+      fds: fdList.length,
+      fdList,
       runtimes: reports.clean + reports.shell + reports.other,
       followed: Object.values(st.runtimes.followed).reduce((a, b) => a + b, 0),
       events: st.events.total,
@@ -330,7 +347,8 @@ async function watchSoak(opts) {
     };
   };
   const log = (s, label) => {
-    samples.push({ ...s, label });
+    const { fdList: _fdList, ...shown } = s;
+    samples.push({ ...shown, label });
     if (!opts.json) {
       process.stdout.write(`${label.padEnd(9)} t=${String(s.t).padStart(5)}s  heap=${s.heapMb.toFixed(2).padStart(7)} MB  rss=${s.rssMb.toFixed(1).padStart(6)} MB  fds=${s.fds}  runtimes judged=${s.runtimes}  followed now=${s.followed}  events=${s.events}  drops=${s.drops}\n`);
     }
@@ -352,7 +370,7 @@ async function watchSoak(opts) {
   await sleep(1500);
   const end = sampleNow();
   log(end, 'end');
-  const held = { runtimes: w.runtimes().filter((r) => r.runtime.name === 'bun' && /wasm-(loop|then-shell)\.js$/.test(r.cmdline[1] ?? '')).length, processes: w.stats().processes };
+  const held = { runtimes: w.runtimes().filter((r) => r.cmdline[3] === mark).length, processes: w.stats().processes };
   const stats = await w.stop();
   const [cleanRuns, shellRuns] = fs.readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -369,7 +387,8 @@ async function watchSoak(opts) {
     heapPeakAfterWarmupMb: Math.max(...after.map((s) => s.heapMb)),
     bytesPerRuntime: judgedAfter > 0 ? Math.round(((end.heapMb - baseline.heapMb) * MB) / judgedAfter) : null,
     rssGrowthMb: Math.round((end.rssMb - baseline.rssMb) * 10) / 10,
-    fdGrowth: end.fds - baseline.fds,
+    // the same descriptors, not only as many: a leak that closes another fd still shows
+    fdGrowth: end.fdList.filter((f) => !baseline.fdList.includes(f)).length,
     heldAtEnd: held,
     drops: stats.drops,
     capped: stats.capped,
@@ -379,7 +398,10 @@ async function watchSoak(opts) {
   const failures = [];
   if (result.heapGrowthMb > opts.heapMb) failures.push(`heap after GC grew ${result.heapGrowthMb} MB after warm-up (flat means at most ${opts.heapMb} MB)`);
   if (result.rssGrowthMb > opts.rssMb) failures.push(`RSS grew ${result.rssGrowthMb} MB after warm-up (tolerance ${opts.rssMb} MB)`);
-  if (result.fdGrowth !== 0) failures.push(`open fds went from ${baseline.fds} to ${end.fds} after warm-up`);
+  if (result.fdGrowth !== 0) {
+    const added = end.fdList.filter((f) => !baseline.fdList.includes(f)).join(' ');
+    failures.push(`${result.fdGrowth} fds opened after warm-up are still open at the end: ${added}`);
+  }
   if (reports.clean !== cleanRuns || reports.shell !== shellRuns) {
     failures.push(`runtimes started: ${cleanRuns} WASM-only, ${shellRuns} with a shell; reports: ${reports.clean} and ${reports.shell}`);
   }

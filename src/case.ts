@@ -120,8 +120,8 @@ export class Case {
   private readonly onAlert: (alert: Alert) => void;
   private readonly kernelLive: () => boolean;
   private readonly assessment: Assessment;
-  /** RWX regions from /proc waiting for the kernel's events up to the scan (see handle). */
-  private regionsToJudge: ProcRwxEvent[] = [];
+  /** RWX regions from /proc waiting for the kernel's events up to the scan (see handle), with their process's runtime. */
+  private regionsToJudge: Array<{ region: ProcRwxEvent; runtime: RuntimeInfo | null }> = [];
   private regionTimer: NodeJS.Timeout | null = null;
   private launchExecSeen = false;
   private readonly children = new Map<number, ReportChild>();
@@ -196,6 +196,8 @@ export class Case {
         if (!e.thread) this.noteChild({ pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
         return;
       case 'exit':
+        // every event of the process is in (its exit comes last): its waiting regions can be judged, while it is known
+        if (this.regionsToJudge.length > 0) this.settle();
         if (e.pid === this.pid) {
           this.target.exitCode = e.exitCode;
           this.target.exitSignal = e.signal;
@@ -260,7 +262,8 @@ export class Case {
   }
 
   private deferRegion(e: ProcRwxEvent): void {
-    if (this.regionsToJudge.length < MAX_DEFERRED_REGIONS) this.regionsToJudge.push(e);
+    // its runtime now, while /proc still shows the process: it may be gone by the time the region is judged
+    if (this.regionsToJudge.length < MAX_DEFERRED_REGIONS) this.regionsToJudge.push({ region: e, runtime: this.runtimeOf(e.pid) });
     this.regionTimer ??= setTimeout(() => this.settle(), REGION_SETTLE_MS);
   }
 
@@ -270,7 +273,7 @@ export class Case {
     this.regionTimer = null;
     const regions = this.regionsToJudge;
     this.regionsToJudge = [];
-    for (const r of regions) this.judge(r);
+    for (const r of regions) this.judge(r.region, r.runtime);
   }
 
   /**
@@ -282,12 +285,13 @@ export class Case {
     if (alert) this.onAlert(alert);
   }
 
-  private judge(e: RuntimeEvent): void {
+  /** `runtime`: the event's process's runtime, when it was taken earlier. */
+  private judge(e: RuntimeEvent, runtime?: RuntimeInfo | null): void {
     const findings = this.rules.evaluate(e, {
       procChildren: this.procChildren || (e.kind === 'process' && this.fromProc.has(e.pid)),
       isLaunchExec: (x) => this.isLaunchExec(x),
       memfdName: (pid, fd) => this.memfdNames.get(pid)?.get(fd),
-      runtime: (pid) => this.runtimeOf(pid),
+      runtime: (pid) => (runtime !== undefined && pid === e.pid ? runtime : this.runtimeOf(pid)),
       callSite: (pid, ip, stack) => this.maps.callSite(pid, ip, stack),
       kernelSawRegion: (pid, start, end) => this.assessment.kernelSawRegion(pid, start, end),
       mappedElf: (pid, addr) => this.maps.elfAt(pid, addr),
