@@ -474,8 +474,9 @@ export class Watch extends EventEmitter<WatchEvents> {
     // what the kernel saw change, /proc looks at again
     if (e.kind === 'exec' && e.ok) f.proc.execd(e.pid);
     else if ((e.kind === 'mmap' || e.kind === 'mprotect') && e.ok) f.proc.mapped(e.pid);
-    // a descendant the first /proc pass found: it began before the kernel followed its runtime
-    if (e.kind === 'process' && f.firstPass && this.probes) f.case.judgeFromProc(e.pid);
+    // a descendant the first /proc pass found that the kernel does not follow: it began before its runtime was
+    // followed (one the kernel follows was forked since: its own events are on their way)
+    if (e.kind === 'process' && f.firstPass && this.probes && !this.probes.hasTargetNow(e.pid)) f.case.judgeFromProc(e.pid);
     if (this.listenerCount('event') > 0) this.emit('event', e, f.info);
     f.case.handle(e);
     if (e.kind === 'exit' && (e.dropped ?? 0) > 0) this.blinded(f, e.dropped!);
