@@ -498,7 +498,8 @@ export class Watch extends EventEmitter<WatchEvents> {
     const now = Date.now();
     f.lost += dropped;
     if (f.lostFirstMs === 0) f.lostFirstMs = now;
-    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0 };
+    // counted per process, not per kind: every kind zero, the total the process's
+    const byKind = Object.fromEntries(Object.keys(f.dropsAtStart?.byKind ?? {}).map((k) => [k, 0])) as DropCounts['byKind'];
     const drops: DropCounts = { byKind, stash: 0, userspace: 0, total: f.lost };
     for (const finding of this.rules.blinded(drops, f.info.pid, f.lostFirstMs, now)) f.case.measure(finding, f.lost, now);
   }

@@ -164,6 +164,8 @@ function describeEvent(e: RuntimeEvent): string {
       return `syscall ${e.nr} from anonymous memory ${hex(e.vmaStart)}-${hex(e.vmaEnd)}`;
     case 'syscall':
       return `syscall ${e.name}`;
+    case 'open':
+      return `open ${e.file.path} fd=${e.fd}${e.write ? ' for writing' : ''}`;
     case 'env':
       return `environment ${e.names.length} names`;
     case 'file':
