@@ -151,9 +151,10 @@ describeBpf('watch --all-runtimes --format ndjson --output-dir', () => {
     expect(shellAlert!.output).toContain(`node[${shell.pid}]: Shell spawned: sh`);
     // the JITs' own code memory: recorded for each runtime, as INFO
     expect(mine.find((l) => l.type === 'alert' && l.pid === bun.pid && l.rule === 'memory.jit-expected')).toMatchObject({ level: 'INFO', runtime: 'bun' });
-    // no other runtime of ours raised anything above INFO
-    const raised = mine.filter((l) => l.type === 'alert' && l.level !== 'INFO' && l.pid !== shell.pid);
-    expect(raised.map((l) => [l.pid, l.rule])).toEqual([]);
+    // no other runtime of ours raised a HIGH or CRITICAL alert (as in the scenario corpus: a
+    // runtime's own temp file in /tmp can be a MEDIUM file.drop, which leaves it CLEAN)
+    const raised = mine.filter((l) => l.type === 'alert' && (l.level === 'HIGH' || l.level === 'CRITICAL') && l.pid !== shell.pid);
+    expect(raised.map((l) => [l.pid, l.runtime, l.rule, l.evidence])).toEqual([]);
 
     // one report per runtime: <pid>-<starttime>.json, 0600, today's schema
     const ids = new Map(mine.filter((l) => l.type === 'runtime').map((l) => [l.pid, l.fields.id as string]));
