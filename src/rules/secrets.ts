@@ -4,6 +4,26 @@ import type { OpenEvent, ProcEnvEvent, ProcFileEvent } from '../events';
 import { globToRegExp, type RulesConfig } from './config';
 import { fileName } from './fileless';
 
+const SSH_DIR = /(?:^|\/)\.ssh\//;
+
+/** A credential or secret file, from the fd poll or the kernel's open (same rule, same key). */
+function sensitiveFile(path: string, pid: number, title: string, description: string, evidence: string): Finding {
+  return { rule: 'file.sensitive', key: path, level: 'HIGH', category: 'FILE', title, description, evidence, pid, ssh: SSH_DIR.test(path) };
+}
+
+function droppedFile(path: string, pid: number, title: string, evidence: string): Finding {
+  return {
+    rule: 'file.drop',
+    key: path,
+    level: 'MEDIUM',
+    category: 'FILE',
+    title,
+    description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
+    evidence,
+    pid,
+  };
+}
+
 export class SecretMatchers {
   private readonly env: RegExp[];
   private readonly files: RegExp[];
@@ -36,34 +56,11 @@ export class SecretMatchers {
     const path = e.path.endsWith(' (deleted)') ? e.path.slice(0, -' (deleted)'.length) : e.path;
     const evidence = `path=${e.path} fd=${e.fd} pid=${e.pid}`;
     if (this.files.some((re) => re.test(path))) {
-      return [
-        {
-          rule: 'file.sensitive',
-          key: path,
-          level: 'HIGH',
-          category: 'FILE',
-          title: `Sensitive file open: ${path}`,
-          description: 'the runtime holds a credential or system secret file open',
-          evidence,
-          pid: e.pid,
-          ssh: /\/\.ssh\//.test(path),
-        },
-      ];
+      return [sensitiveFile(path, e.pid, `Sensitive file open: ${path}`, 'the runtime holds a credential or system secret file open', evidence)];
     }
     // stdin/out/err point wherever whoever started the process redirected them
     if (e.fd > 2 && this.drops.some((re) => re.test(path))) {
-      return [
-        {
-          rule: 'file.drop',
-          key: path,
-          level: 'MEDIUM',
-          category: 'FILE',
-          title: `File open in a world-writable location: ${path}`,
-          description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
-          evidence,
-          pid: e.pid,
-        },
-      ];
+      return [droppedFile(path, e.pid, `File open in a world-writable location: ${path}`, evidence)];
     }
     return [];
   }
@@ -79,33 +76,10 @@ export class SecretMatchers {
     const shown = fileName(e.file);
     const evidence = `path=${shown} fd=${e.fd} ${e.write ? 'write' : 'read'} syscall=${e.syscall} pid=${e.pid} comm=${e.comm}`;
     if (this.files.some((re) => re.test(path))) {
-      return [
-        {
-          rule: 'file.sensitive',
-          key: path,
-          level: 'HIGH',
-          category: 'FILE',
-          title: `Sensitive file opened: ${shown}`,
-          description: 'the runtime opened a credential or system secret file',
-          evidence,
-          pid: e.pid,
-          ssh: /(?:^|\/)\.ssh\//.test(path),
-        },
-      ];
+      return [sensitiveFile(path, e.pid, `Sensitive file opened: ${shown}`, 'the runtime opened a credential or system secret file', evidence)];
     }
     if (e.write && this.drops.some((re) => re.test(path))) {
-      return [
-        {
-          rule: 'file.drop',
-          key: path,
-          level: 'MEDIUM',
-          category: 'FILE',
-          title: `File written in a world-writable location: ${shown}`,
-          description: 'payloads are commonly dropped in /tmp, /var/tmp or /dev/shm',
-          evidence,
-          pid: e.pid,
-        },
-      ];
+      return [droppedFile(path, e.pid, `File written in a world-writable location: ${shown}`, evidence)];
     }
     return [];
   }
