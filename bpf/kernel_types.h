@@ -32,6 +32,10 @@ struct pt_regs {
 	unsigned long orig_ax;
 	unsigned long ip;
 	unsigned long sp;
+	/* the 32-bit ABI's arguments: ebx, ecx, edx, esi, edi, ebp */
+	unsigned long bx;
+	unsigned long cx;
+	unsigned long bp;
 };
 
 struct socket {
@@ -124,6 +128,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct files_struct *files;
 	struct signal_struct *signal;
+	void *stack;
 };
 
 struct vm_area_struct {
@@ -131,6 +136,28 @@ struct vm_area_struct {
 	unsigned long vm_end;
 	unsigned long vm_flags;
 	struct file *vm_file;
+};
+
+/*
+ * Before the maple tree (6.1) a process's VMAs hang in a red-black tree; the
+ * legacy object walks it where bpf_find_vma() is missing (before 5.17).
+ * The ___rb flavours match the kernel's mm_struct and vm_area_struct.
+ */
+struct rb_node {
+	struct rb_node *rb_right;
+	struct rb_node *rb_left;
+};
+
+struct rb_root {
+	struct rb_node *rb_node;
+};
+
+struct mm_struct___rb {
+	struct rb_root mm_rb;
+};
+
+struct vm_area_struct___rb {
+	struct rb_node vm_rb;
 };
 
 struct linux_binprm {

@@ -203,6 +203,136 @@ struct {
 	__type(value, struct exec_stash);
 } exec_scratch SEC(".maps");
 
+/*
+ * The entry half of mmap/mprotect, connect and memfd_create is built here
+ * before it is stashed: on the stack, the three together with exact mode's
+ * one handler for every syscall would leave no room under the verifier's
+ * 512 bytes on some kernels.
+ */
+union entry_record {
+	struct ev_mem mem;
+	struct ev_connect connect;
+	struct ev_memfd memfd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union entry_record);
+} entry_scratch SEC(".maps");
+
+/* This CPU's entry record, zeroed. */
+static __always_inline union entry_record *entry_record(void)
+{
+	__u32 zero = 0;
+	union entry_record *r = bpf_map_lookup_elem(&entry_scratch, &zero);
+
+	if (r)
+		__builtin_memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/*
+ * ---- what differs by kernel ----
+ * The object is built twice from this file: as is for kernels with
+ * bpf_loop(), bpf_find_vma(), bpf_task_pt_regs() and
+ * bpf_get_current_task_btf() (5.17 on), and with WS_LEGACY for kernels from
+ * the ring buffer's 5.8 to 5.16, which do the same work the long way. The
+ * loader probes the kernel and loads one of the two.
+ */
+
+static __always_inline struct task_struct *current_task(void)
+{
+#ifdef WS_LEGACY
+	return (struct task_struct *)bpf_get_current_task();
+#else
+	return bpf_get_current_task_btf();
+#endif
+}
+
+/* thread_info.status of the current task: TS_COMPAT while a 32-bit syscall runs */
+static __always_inline __u32 current_status(void)
+{
+#ifdef WS_LEGACY
+	return BPF_CORE_READ(current_task(), thread_info.status);
+#else
+	return bpf_get_current_task_btf()->thread_info.status;
+#endif
+}
+
+/* The user registers the current syscall was entered with. */
+static __always_inline struct pt_regs *current_user_regs(void)
+{
+#ifdef WS_LEGACY
+	/* task_pt_regs() on x86_64: the top of the 16 KiB kernel stack */
+	void *stack = BPF_CORE_READ(current_task(), stack);
+
+	return (struct pt_regs *)(stack + 16384 - bpf_core_type_size(struct pt_regs));
+#else
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+#endif
+}
+
+/* The mapping around an address of the current process. */
+struct vma_info {
+	__u64 start;
+	__u64 end;
+	__u64 flags;
+	struct file *file;
+	__u32 found;
+	__u32 _pad;
+};
+
+static __always_inline void read_vma(struct vma_info *vi, struct vm_area_struct *vma)
+{
+	vi->start = BPF_CORE_READ(vma, vm_start);
+	vi->end = BPF_CORE_READ(vma, vm_end);
+	vi->flags = BPF_CORE_READ(vma, vm_flags);
+	vi->file = BPF_CORE_READ(vma, vm_file);
+	vi->found = 1;
+}
+
+#ifdef WS_LEGACY
+/* deep enough for any red-black tree of vm.max_map_count (65530) mappings */
+#define WS_VMA_TREE_DEPTH 36
+
+/* find_vma() by hand, without the mmap lock: a mapping changing under it reads as not found */
+static __always_inline void lookup_vma(unsigned long addr, struct vma_info *vi)
+{
+	struct mm_struct___rb *mm = (void *)BPF_CORE_READ(current_task(), mm);
+	struct rb_node *n = BPF_CORE_READ(mm, mm_rb.rb_node);
+	unsigned long off = bpf_core_field_offset(struct vm_area_struct___rb, vm_rb);
+	struct vm_area_struct *vma;
+	int i;
+
+	for (i = 0; i < WS_VMA_TREE_DEPTH && n; i++) {
+		vma = (void *)n - off;
+		if (addr < BPF_CORE_READ(vma, vm_end)) {
+			if (BPF_CORE_READ(vma, vm_start) <= addr) {
+				read_vma(vi, vma);
+				return;
+			}
+			n = BPF_CORE_READ(n, rb_left);
+		} else {
+			n = BPF_CORE_READ(n, rb_right);
+		}
+	}
+}
+#else
+static long lookup_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	read_vma(data, vma);
+	return 0;
+}
+
+/* Not found also when the mmap lock is contended: bpf_find_vma() only tries it. */
+static __always_inline void lookup_vma(unsigned long addr, struct vma_info *vi)
+{
+	bpf_find_vma(bpf_get_current_task_btf(), addr, lookup_vma_cb, vi, 0);
+}
+#endif
+
 static __always_inline void count_drop(__u32 kind)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &kind);
@@ -319,6 +449,7 @@ struct call {
 	__u64 ip;
 	__u64 sp;
 	long nr;
+	bool compat;    /* made through int 0x80: pointers in memory are 32 bits */
 };
 
 static __always_inline void fill_hdr(struct ev_hdr *h, __u16 type, __u16 size, __u64 pid_tgid)
@@ -398,6 +529,8 @@ static __always_inline bool is_memfd(struct file *f)
 
 /* dentries and mount points walked for one path: deeper paths are reported truncated */
 #define WS_PATH_DEPTH 64
+/* without bpf_loop() the verifier walks every step: fewer there */
+#define WS_PATH_DEPTH_LEGACY 32
 #define WS_NAME_MASK (WS_PATH_LEN - 1)
 
 /* A path walk in progress: the path so far ends the scratch buffer's first WS_PATH_LEN bytes. */
@@ -412,7 +545,12 @@ struct path_walk {
  * One step up from w->d: across a mount point, or one name prepended.
  * A bpf_loop() callback: the verifier checks it once, not once per step.
  */
-static long path_step(__u32 index, struct path_walk *w)
+#ifdef WS_LEGACY
+static __always_inline
+#else
+static
+#endif
+long path_step(__u32 index, struct path_walk *w)
 {
 	__u32 zero = 0, off = w->off, len;
 	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
@@ -477,7 +615,13 @@ static __always_inline void fill_file(struct ev_file *out, struct file *f)
 	if (!s)
 		return;
 	s->buf[WS_PATH_LEN - 1] = 0;
+#ifdef WS_LEGACY
+	for (int i = 0; i < WS_PATH_DEPTH_LEGACY; i++)
+		if (path_step(i, &w))
+			break;
+#else
 	bpf_loop(WS_PATH_DEPTH, path_step, &w, 0);
+#endif
 	if (w.flags == WS_FILE_DETACHED && is_memfd(f))
 		w.flags |= WS_FILE_MEMFD;
 	out->flags = w.flags;
@@ -496,19 +640,13 @@ static __always_inline void clear_file(struct ev_file *out)
 	out->path[0] = 0;
 }
 
-static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
-{
-	*(struct file **)data = BPF_CORE_READ(vma, vm_file);
-	return 0;
-}
-
 /* The file mapped at addr in the current process; NULL for anonymous memory. */
 static __always_inline struct file *mapped_file(unsigned long addr)
 {
-	struct file *f = NULL;
+	struct vma_info vi = {};
 
-	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_file_cb, &f, 0);
-	return f;
+	lookup_vma(addr, &vi);
+	return vi.file;
 }
 
 /* ---- memory: mmap / mprotect / pkey_mprotect ---- */
@@ -524,20 +662,24 @@ static __always_inline int stash_mem(__u16 type, struct call *c, unsigned long a
 				     unsigned long len, __u32 prot, __u32 flags, __s32 fd,
 				     unsigned long off, __u64 old_flags, __u64 pid_tgid)
 {
-	struct ev_mem m = {};
+	union entry_record *r = entry_record();
+	struct ev_mem *m;
 
-	fill_hdr(&m.hdr, type, sizeof(m), pid_tgid);
-	m.hdr.ip = c->ip;
+	if (!r)
+		return 0;
+	m = &r->mem;
+	fill_hdr(&m->hdr, type, sizeof(*m), pid_tgid);
+	m->hdr.ip = c->ip;
 	/* the caller's return address sits near the stack pointer: user space resolves it */
-	bpf_probe_read_user(m.stack, sizeof(m.stack), (const void *)c->sp);
-	m.addr = addr;
-	m.len = len;
-	m.off = off;
-	m.old_flags = old_flags;
-	m.prot = prot;
-	m.flags = flags;
-	m.fd = fd;
-	stash(&mem_stash, (__u32)pid_tgid, &m);
+	bpf_probe_read_user(m->stack, sizeof(m->stack), (const void *)c->sp);
+	m->addr = addr;
+	m->len = len;
+	m->off = off;
+	m->old_flags = old_flags;
+	m->prot = prot;
+	m->flags = flags;
+	m->fd = fd;
+	stash(&mem_stash, (__u32)pid_tgid, m);
 	return 0;
 }
 
@@ -599,12 +741,6 @@ static __always_inline int enter_mmap(struct call *c, __u64 id)
 			 c->args[5], WS_VM_UNKNOWN, id);
 }
 
-static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, void *out)
-{
-	*(__u64 *)out = BPF_CORE_READ(vma, vm_flags);
-	return 0;
-}
-
 /*
  * mprotect is reported only when it makes memory executable that was not,
  * or makes executable memory writable: re-protecting code that stays as it
@@ -613,12 +749,14 @@ static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, v
 static __always_inline int enter_protect(__u16 type, struct call *c, __u64 id)
 {
 	unsigned long addr, prot = c->args[2];
-	__u64 old = WS_VM_UNKNOWN;
+	struct vma_info vi = {};
+	__u64 old;
 
 	if (!(prot & PROT_EXEC))
 		return 0;
 	addr = c->args[0];
-	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_flags_cb, &old, 0);
+	lookup_vma(addr, &vi);
+	old = vi.found ? vi.flags : WS_VM_UNKNOWN;
 	if (old != WS_VM_UNKNOWN && (old & VM_EXEC) &&
 	    !((prot & PROT_WRITE) && !(old & VM_WRITE)))
 		return 0;
@@ -782,38 +920,42 @@ static __always_inline __u16 socket_type(__s32 fd)
 
 static __always_inline int enter_connect(struct call *c, __u64 id)
 {
+	union entry_record *r = entry_record();
+	struct ev_connect *ev;
 	const void *uaddr;
 	__u32 addrlen;
-	struct ev_connect ev = {};
 
+	if (!r)
+		return 0;
+	ev = &r->connect;
 	uaddr = (const void *)c->args[1];
 	addrlen = c->args[2];
-	fill_hdr(&ev.hdr, EV_CONNECT, sizeof(ev), id);
-	ev.hdr.ip = c->ip;
-	ev.fd = (__s32)c->args[0];
-	ev.addrlen = addrlen;
-	ev.sock_type = socket_type(ev.fd);
+	fill_hdr(&ev->hdr, EV_CONNECT, sizeof(*ev), id);
+	ev->hdr.ip = c->ip;
+	ev->fd = (__s32)c->args[0];
+	ev->addrlen = addrlen;
+	ev->sock_type = socket_type(ev->fd);
 	if (addrlen >= 2)
-		bpf_probe_read_user(&ev.family, sizeof(ev.family), uaddr);
+		bpf_probe_read_user(&ev->family, sizeof(ev->family), uaddr);
 
-	if (ev.family == AF_INET && addrlen >= 8) {
+	if (ev->family == AF_INET && addrlen >= 8) {
 		__u16 port;
 
 		bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
-		ev.port = bpf_ntohs(port);
-		bpf_probe_read_user(ev.addr, 4, uaddr + 4);
-	} else if (ev.family == AF_INET6 && addrlen >= 24) {
+		ev->port = bpf_ntohs(port);
+		bpf_probe_read_user(ev->addr, 4, uaddr + 4);
+	} else if (ev->family == AF_INET6 && addrlen >= 24) {
 		__u16 port;
 
 		bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
-		ev.port = bpf_ntohs(port);
-		bpf_probe_read_user(ev.addr, 16, uaddr + 8);
-	} else if (ev.family == AF_UNIX && addrlen > 2) {
+		ev->port = bpf_ntohs(port);
+		bpf_probe_read_user(ev->addr, 16, uaddr + 8);
+	} else if (ev->family == AF_UNIX && addrlen > 2) {
 		/* the whole sun_path; near the end of a mapping only the string part is readable */
-		if (bpf_probe_read_user(ev.path, sizeof(ev.path), uaddr + 2))
-			bpf_probe_read_user_str(ev.path, sizeof(ev.path), uaddr + 2);
+		if (bpf_probe_read_user(ev->path, sizeof(ev->path), uaddr + 2))
+			bpf_probe_read_user_str(ev->path, sizeof(ev->path), uaddr + 2);
 	}
-	stash(&connect_stash, (__u32)id, &ev);
+	stash(&connect_stash, (__u32)id, ev);
 	return 0;
 }
 
@@ -834,13 +976,17 @@ static __always_inline int exit_connect(__u32 tid, long ret)
 
 static __always_inline int enter_memfd_create(struct call *c, __u64 id)
 {
-	struct ev_memfd m = {};
+	union entry_record *r = entry_record();
+	struct ev_memfd *m;
 
-	fill_hdr(&m.hdr, EV_MEMFD, sizeof(m), id);
-	m.hdr.ip = c->ip;
-	m.flags = c->args[1];
-	bpf_probe_read_user_str(m.name, sizeof(m.name), (const char *)c->args[0]);
-	stash(&memfd_stash, (__u32)id, &m);
+	if (!r)
+		return 0;
+	m = &r->memfd;
+	fill_hdr(&m->hdr, EV_MEMFD, sizeof(*m), id);
+	m->hdr.ip = c->ip;
+	m->flags = c->args[1];
+	bpf_probe_read_user_str(m->name, sizeof(m->name), (const char *)c->args[0]);
+	stash(&memfd_stash, (__u32)id, m);
 	return 0;
 }
 
@@ -941,27 +1087,6 @@ static __always_inline void count_syscall(long nr)
 		__sync_fetch_and_add(n, 1);
 }
 
-struct vma_info {
-	__u64 start;
-	__u64 end;
-	__u64 flags;
-	struct file *file;
-	__u32 found;
-	__u32 _pad;
-};
-
-static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
-{
-	struct vma_info *vi = data;
-
-	vi->start = BPF_CORE_READ(vma, vm_start);
-	vi->end = BPF_CORE_READ(vma, vm_end);
-	vi->flags = BPF_CORE_READ(vma, vm_flags);
-	vi->file = BPF_CORE_READ(vma, vm_file);
-	vi->found = 1;
-	return 0;
-}
-
 /*
  * Shellcode doing raw syscalls: the syscall instruction sits in anonymous
  * memory rather than in a file's code (libc, the runtime) or the vDSO. The
@@ -971,7 +1096,6 @@ static long vma_info_cb(struct task_struct *task, struct vm_area_struct *vma, vo
  */
 static __always_inline void check_syscall_site(struct target *t, struct call *c, __u64 id)
 {
-	struct task_struct *task;
 	struct vma_info vi = {};
 	struct ev_anon_syscall *a;
 	__u64 ip = c->ip, vdso;
@@ -981,11 +1105,10 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 	for (i = 0; i < WS_CODE_CACHE; i++)
 		if (ip - t->code_start[i] < t->code_end[i] - t->code_start[i])
 			return;
-	task = bpf_get_current_task_btf();
-	bpf_find_vma(task, ip, vma_info_cb, &vi, 0);
+	lookup_vma(ip, &vi);
 	if (!vi.found)
 		return; /* not a VMA (vsyscall) or the mm lock is busy: cannot tell */
-	vdso = (__u64)BPF_CORE_READ((struct task_struct *)task, mm, context.vdso);
+	vdso = (__u64)BPF_CORE_READ(current_task(), mm, context.vdso);
 	memfd = vi.file && is_memfd(vi.file);
 	if ((vi.file && !memfd) || vi.start == vdso) {
 		i = t->code_next++ % WS_CODE_CACHE;
@@ -1032,7 +1155,8 @@ static __always_inline int notable_syscall(struct target *t, struct call *c, __u
 	e->remote_addr = 0;
 	/* where in the other process: the first remote iovec's base (zero if it cannot be read) */
 	if (!compat && (c->nr == NR_process_vm_readv || c->nr == NR_process_vm_writev))
-		bpf_probe_read_user(&e->remote_addr, sizeof(e->remote_addr), (const void *)c->args[3]);
+		bpf_probe_read_user(&e->remote_addr, c->compat ? sizeof(__u32) : sizeof(e->remote_addr),
+				    (const void *)c->args[3]);
 	submit(e);
 	return 0;
 }
@@ -1109,6 +1233,97 @@ static __always_inline int on_return(long nr, long ret)
 	}
 }
 
+/* ---- the 32-bit ABI: int 0x80 from a 64-bit process ---- */
+
+/*
+ * i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) of the calls
+ * the handlers judge, as their x86_64 twins; -1 for the rest. Arguments come
+ * in ebx, ecx, edx, esi, edi, ebp, 32 bits each; the calls take the same
+ * arguments in the same order (mmap2's offset is in pages, never read).
+ */
+static __always_inline long native_nr(long nr32)
+{
+	switch (nr32) {
+	case 5: return NR_open;
+	case 8: return NR_creat;
+	case 26: return NR_ptrace;
+	case 125: return NR_mprotect;
+	case 192: return NR_mmap; /* mmap2 */
+	case 128: return NR_init_module;
+	case 283: return NR_kexec_load;
+	case 295: return NR_openat;
+	case 342: return NR_open_by_handle_at;
+	case 347: return NR_process_vm_readv;
+	case 348: return NR_process_vm_writev;
+	case 350: return NR_finit_module;
+	case 356: return NR_memfd_create;
+	case 357: return NR_bpf;
+	case 362: return NR_connect;
+	case 374: return NR_userfaultfd;
+	case 380: return NR_pkey_mprotect;
+	case 425: return NR_io_uring_setup;
+	case 437: return NR_openat2;
+	default: return -1;
+	}
+}
+
+#define NR32_old_mmap 90   /* mmap(struct mmap_arg_struct *): six 32-bit words in memory */
+#define NR32_socketcall 102 /* socketcall(call, u32 args[]): SYS_CONNECT is call 3 */
+
+/*
+ * A followed process's 32-bit syscall: the first is reported as such (the
+ * ABI itself is news in a 64-bit process), then it is judged as its x86_64
+ * twin would be. Execs are reported by sched_process_exec whatever the ABI.
+ */
+static __always_inline int compat_enter(struct target *t, struct pt_regs *regs, long nr32, __u64 id)
+{
+	struct call c = {};
+	__u32 words[6] = {};
+	int i;
+
+	c.ip = BPF_CORE_READ(regs, ip);
+	c.sp = BPF_CORE_READ(regs, sp);
+	c.compat = true;
+	if (!t->compat_seen) {
+		t->compat_seen = 1;
+		c.nr = nr32;
+		notable_syscall(t, &c, id, WS_SYSCALL_COMPAT);
+	}
+	words[0] = BPF_CORE_READ(regs, bx);
+	words[1] = BPF_CORE_READ(regs, cx);
+	words[2] = BPF_CORE_READ(regs, dx);
+	words[3] = BPF_CORE_READ(regs, si);
+	words[4] = BPF_CORE_READ(regs, di);
+	words[5] = BPF_CORE_READ(regs, bp);
+	if (nr32 == NR32_old_mmap) {
+		c.nr = NR_mmap;
+		bpf_probe_read_user(words, sizeof(words), (const void *)(unsigned long)words[0]);
+	} else if (nr32 == NR32_socketcall) {
+		if (words[0] != 3)
+			return 0;
+		c.nr = NR_connect;
+		bpf_probe_read_user(words, 3 * sizeof(__u32), (const void *)(unsigned long)words[1]);
+	} else {
+		c.nr = native_nr(nr32);
+		if (c.nr < 0)
+			return 0;
+	}
+	for (i = 0; i < 6; i++)
+		c.args[i] = words[i];
+	/* old mmap's offset is in bytes, mmap2's in pages: neither is read */
+	return on_enter(t, &c, id);
+}
+
+/* The x86_64 twin of the 32-bit syscall now returning, or -1. */
+static __always_inline long compat_exit_nr(long nr32)
+{
+	if (nr32 == NR32_old_mmap)
+		return NR_mmap;
+	if (nr32 == NR32_socketcall)
+		return NR_connect; /* on_return finds a stash only for a connect */
+	return native_nr(nr32);
+}
+
 /* ---- exact mode: every syscall on the host, through sys_enter / sys_exit ---- */
 
 /*
@@ -1125,20 +1340,13 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 
 	if (!t)
 		return 0;
+	/* int 0x80 from a 64-bit process uses the i386 table: its numbers mean other syscalls */
+	if (current_status() & TS_COMPAT)
+		return compat_enter(t, regs, nr, id);
 	c.nr = nr;
+	c.compat = false;
 	c.ip = regs->ip;
 	c.sp = regs->sp;
-	/*
-	 * int 0x80 from a 64-bit process uses the i386 table: its numbers mean
-	 * other syscalls, so nothing below applies. Said once per process.
-	 */
-	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) {
-		if (!t->compat_seen) {
-			t->compat_seen = 1;
-			notable_syscall(t, &c, id, WS_SYSCALL_COMPAT);
-		}
-		return 0;
-	}
 	c.args[0] = regs->di;
 	c.args[1] = regs->si;
 	c.args[2] = regs->dx;
@@ -1154,7 +1362,14 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_return(regs->orig_ax, ret);
+	long nr = regs->orig_ax;
+
+	if (current_status() & TS_COMPAT) {
+		nr = compat_exit_nr(nr);
+		if (nr < 0)
+			return 0;
+	}
+	return on_return(nr, ret);
 }
 
 /* ---- lean mode: one tracepoint per syscall the rules need ---- */
@@ -1189,8 +1404,9 @@ static __always_inline int lean_enter(struct syscall_enter_args *ctx, long nr, i
 	if (!t)
 		return 0;
 	/* the user registers the syscall was entered with: where it came from */
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	regs = current_user_regs();
 	c.nr = nr;
+	c.compat = false;
 	c.ip = BPF_CORE_READ(regs, ip);
 	c.sp = BPF_CORE_READ(regs, sp);
 	for (i = 0; i < 6; i++)
@@ -1244,6 +1460,41 @@ LEAN_ENTER(kexec_load, 4)
 LEAN_ENTER(kexec_file_load, 5)
 LEAN_ENTER(bpf, 3)
 LEAN_ENTER(userfaultfd, 1)
+
+/*
+ * The per-syscall tracepoints skip 32-bit syscalls: where a 64-bit process
+ * can make them (IA-32 emulation on), these two see them instead. They run
+ * for every syscall on the host, so the first test is the cheapest one: a
+ * 64-bit syscall returns after one load. The loader attaches them only where
+ * int 0x80 works.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(lean_compat_enter, struct pt_regs *regs, long nr)
+{
+	__u64 id;
+	struct target *t;
+
+	if (!(current_status() & TS_COMPAT))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	t = lookup_target(id >> 32);
+	if (!t)
+		return 0;
+	return compat_enter(t, regs, nr, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
+{
+	long nr;
+
+	if (!(current_status() & TS_COMPAT))
+		return 0;
+	nr = compat_exit_nr(regs->orig_ax);
+	if (nr < 0)
+		return 0;
+	return on_return(nr, ret);
+}
 
 /* ---- process lifetime ---- */
 

@@ -79,8 +79,8 @@ class Session : public Napi::ObjectWrap<Session> {
                        });
   }
 
-  // new Session({ objectPath, syscalls?: 'lean' | 'exact', countSyscalls?, followChildren?,
-  //               watchExecs?, ringbufBytes?, log?, debug? })
+  // new Session({ objectPath, legacyObjectPath?, syscalls?: 'lean' | 'exact', countSyscalls?,
+  //               followChildren?, watchExecs?, ringbufBytes?, compatHooks?, verifierStats?, log?, debug? })
   explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject())
@@ -92,6 +92,10 @@ class Session : public Napi::ObjectWrap<Session> {
     Napi::Value path = opts.Get("objectPath");
     if (!path.IsString()) throw Napi::TypeError::New(env, "objectPath must be a string");
     options.object_path = path.As<Napi::String>().Utf8Value();
+    if (opts.Get("legacyObjectPath").IsString())
+      options.legacy_object_path = opts.Get("legacyObjectPath").As<Napi::String>().Utf8Value();
+    if (opts.Has("compatHooks")) options.compat_hooks = opts.Get("compatHooks").ToBoolean();
+    options.verifier_stats = opts.Get("verifierStats").ToBoolean();
     Napi::Value syscalls = opts.Get("syscalls");
     if (syscalls.IsString()) {
       std::string mode = syscalls.As<Napi::String>().Utf8Value();
@@ -328,12 +332,15 @@ class Session : public Napi::ObjectWrap<Session> {
       p.Set("name", progs[i].name);
       p.Set("progId", progs[i].prog_id);
       p.Set("linkId", progs[i].link_id);
+      if (progs[i].stack_bytes >= 0) p.Set("stackBytes", progs[i].stack_bytes);
+      if (progs[i].insns_processed >= 0) p.Set("insnsProcessed", progs[i].insns_processed);
       out.Set(i, p);
     }
     return out;
   }
 
-  // { syscalls: 'lean' | 'exact', warnings: string[], absent: string[] }: fixed at load.
+  // { syscalls: 'lean' | 'exact', warnings: string[], absent: string[], object: 'full' | 'legacy',
+  //   kernel: string, compat: boolean, ia32: boolean }: fixed at load.
   Napi::Value Hooks(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Live(info);
@@ -346,6 +353,10 @@ class Session : public Napi::ObjectWrap<Session> {
     out.Set("syscalls", session_->syscalls() == SyscallHooks::kLean ? "lean" : "exact");
     out.Set("warnings", strings(session_->warnings()));
     out.Set("absent", strings(session_->absent()));
+    out.Set("object", session_->legacy() ? "legacy" : "full");
+    out.Set("kernel", session_->kernel().release);
+    out.Set("ia32", session_->kernel().ia32);
+    out.Set("compat", session_->sees_compat());
     return out;
   }
 

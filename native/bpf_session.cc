@@ -5,6 +5,8 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "../bpf/events.h"
 
@@ -52,12 +55,29 @@ std::mutex log_mu;
 std::vector<LogLine> log_lines;
 bool log_debug = false;
 
+// A verifier log can run to megabytes; its reason is at the end.
+constexpr size_t kMaxLogText = 8192;
+
 int OnLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG && !log_debug) return 0;
+  va_list again;
+  va_copy(again, args);
   char buf[1024];
   int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n < 0) return n;
-  std::string text(buf, static_cast<size_t>(n) < sizeof(buf) ? n : sizeof(buf) - 1);
+  if (n < 0) {
+    va_end(again);
+    return n;
+  }
+  std::string text;
+  if (static_cast<size_t>(n) < sizeof(buf)) {
+    text.assign(buf, n);
+  } else {
+    text.resize(n + 1);
+    vsnprintf(&text[0], text.size(), fmt, again);
+    text.resize(n);
+    if (text.size() > kMaxLogText) text = text.substr(0, 256) + "\n...\n" + text.substr(text.size() - kMaxLogText);
+  }
+  va_end(again);
   while (!text.empty() && text.back() == '\n') text.pop_back();
   std::lock_guard<std::mutex> lock(log_mu);
   // Bound the buffer: a verifier log can run to megabytes.
@@ -66,13 +86,59 @@ int OnLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) 
 }
 
 std::string ErrnoText(int err) {
-  switch (err) {
-    case EPERM:
-    case EACCES:
-      return std::string(strerror(err)) + " (run as root, or grant CAP_BPF and CAP_PERFMON)";
-    default:
-      return strerror(err);
+  if ((err == EPERM || err == EACCES) && geteuid() != 0)
+    return std::string(strerror(err)) + " (run as root, or grant CAP_BPF and CAP_PERFMON)";
+  return strerror(err);
+}
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.compare(0, strlen(prefix), prefix) == 0; }
+
+// Why the verifier refused a program, from the load log libbpf printed:
+// "prog 'NAME': -- BEGIN PROG LOAD LOG --\n...\nREASON\nprocessed ...\n-- END PROG LOAD LOG --".
+// Returns "" when no program's log was printed (not a verifier refusal).
+std::string VerifierRefusal() {
+  static const char kBegin[] = "-- BEGIN PROG LOAD LOG --";
+  std::lock_guard<std::mutex> lock(log_mu);
+  for (auto line = log_lines.rbegin(); line != log_lines.rend(); ++line) {
+    const std::string& text = line->text;
+    size_t begin = text.find(kBegin);
+    if (begin == std::string::npos) continue;
+    std::string prog = "?";
+    size_t q1 = text.find('\''), q2 = q1 == std::string::npos ? q1 : text.find('\'', q1 + 1);
+    if (q2 != std::string::npos && q2 < begin) prog = text.substr(q1 + 1, q2 - q1 - 1);
+    // the body's last line that is not one of the verifier's statistics
+    std::string reason;
+    size_t pos = begin + sizeof(kBegin) - 1;
+    while (pos < text.size()) {
+      size_t eol = text.find('\n', pos);
+      if (eol == std::string::npos) eol = text.size();
+      std::string l = text.substr(pos, eol - pos);
+      pos = eol + 1;
+      if (l.empty() || StartsWith(l, "processed ") || StartsWith(l, "verification time") ||
+          StartsWith(l, "stack depth") || StartsWith(l, "-- END") || StartsWith(l, "..."))
+        continue;
+      reason = l;
+    }
+    if (reason.empty()) reason = "no reason given";
+    return "the kernel's verifier refused program " + prog + ": " + reason;
   }
+  return "";
+}
+
+// Whether int 0x80 makes a syscall in a 64-bit process here (IA-32 emulation
+// built in and on). Tried in a child: where it is off, int 0x80 is a fault.
+bool Int80Works() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    long ret = 20;  // i386 getpid
+    asm volatile("int $0x80" : "+a"(ret) : : "memory", "r8", "r9", "r10", "r11");
+    _exit(ret > 0 ? 0 : 1);
+  }
+  if (pid < 0) return true;  // cannot tell: hook 32-bit syscalls rather than miss them
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return true;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Writes a `const volatile` global (bool or __u32), found by name in .rodata's BTF.
@@ -157,61 +223,151 @@ std::vector<LogLine> TakeLibbpfLog() {
   return out;
 }
 
+KernelFeatures ProbeKernel() {
+  KernelFeatures k;
+  struct utsname u;
+  if (uname(&u) == 0) k.release = u.release;
+  k.ia32 = Int80Works();
+  // Without the privilege to load anything the probes cannot tell: assume the
+  // features are there and let the load say what is wrong.
+  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_ARRAY, nullptr) != 1) {
+    k.ringbuf = k.modern = true;
+    return k;
+  }
+  k.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+  k.modern = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, nullptr) == 1 &&
+             libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, nullptr) == 1 &&
+             libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, nullptr) == 1;
+  return k;
+}
+
+// A ladder: the hooks asked for, and when exact hooks are refused, the lean
+// ones with a warning saying why. What no rung can load is thrown.
 BpfSession::BpfSession(const SessionOptions& options) {
+  kernel_ = ProbeKernel();
+  if (!kernel_.ringbuf)
+    throw BpfError("Linux " + kernel_.release + " has no BPF ring buffer (it came in Linux 5.8)", ENOTSUP);
+  legacy_ = !kernel_.modern;
+  if (legacy_ && options.legacy_object_path.empty())
+    throw BpfError("Linux " + kernel_.release + " lacks bpf_loop() and bpf_find_vma() and no legacy BPF object was given",
+                   ENOTSUP);
+  std::vector<SyscallHooks> rungs{options.syscalls};
+  if (options.syscalls == SyscallHooks::kExact) rungs.push_back(SyscallHooks::kLean);
+  for (size_t i = 0;; i++) {
+    try {
+      Load(options, rungs[i]);
+      return;
+    } catch (const BpfError& e) {
+      Close();
+      if (i + 1 >= rungs.size()) throw;
+      exact_refused_ = true;
+      warnings_.push_back(std::string("exact syscall hooks could not be loaded (") + e.what() +
+                          "); using the lean hooks instead");
+    } catch (...) {
+      Close();
+      throw;
+    }
+  }
+}
+
+void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
   int err;
-  try {
-    obj_ = bpf_object__open_file(options.object_path.c_str(), nullptr);
-    if (!obj_) {
-      err = errno;
-      throw BpfError("cannot open BPF object " + options.object_path + ": " + strerror(err), err);
-    }
+  const std::string& path = legacy_ ? options.legacy_object_path : options.object_path;
+  obj_ = bpf_object__open_file(path.c_str(), nullptr);
+  if (!obj_) {
+    err = errno;
+    throw BpfError("cannot open BPF object " + path + ": " + strerror(err), err);
+  }
 
-    // Configuration: .rodata globals and map sizes, fixed between open and load.
-    ChooseHooks(options);
-    SetRodataBool(obj_, "follow_children", options.follow_children);
-    SetRodataBool(obj_, "count_syscalls", options.count_syscalls && syscalls_ == SyscallHooks::kExact);
-    SetRodataBool(obj_, "watch_execs", options.watch_execs);
-    // An eighth of the buffer is kept for the first event of each kind per process.
-    SetRodataU32(obj_, "headroom", options.ringbuf_bytes / 8);
-    SetRodataU32(obj_, "wakeup_bytes", std::min<uint32_t>(64u << 10, options.ringbuf_bytes / 4));
-    bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
-    targets_ = bpf_object__find_map_by_name(obj_, "targets");
-    drops_ = bpf_object__find_map_by_name(obj_, "drops");
-    syscall_counts_ = bpf_object__find_map_by_name(obj_, "syscall_counts");
-    if (!events || !targets_ || !drops_ || !syscall_counts_)
-      throw BpfError("BPF object " + options.object_path + " lacks the wasmshark maps", EINVAL);
-    if ((err = bpf_map__set_max_entries(events, options.ringbuf_bytes)))
-      throw BpfError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes), -err);
+  // Configuration: .rodata globals and map sizes, fixed between open and load.
+  ChooseHooks(options, hooks);
+  SetRodataBool(obj_, "follow_children", options.follow_children);
+  SetRodataBool(obj_, "count_syscalls", options.count_syscalls && syscalls_ == SyscallHooks::kExact);
+  SetRodataBool(obj_, "watch_execs", options.watch_execs);
+  // An eighth of the buffer is kept for the first event of each kind per process.
+  SetRodataU32(obj_, "headroom", options.ringbuf_bytes / 8);
+  SetRodataU32(obj_, "wakeup_bytes", std::min<uint32_t>(64u << 10, options.ringbuf_bytes / 4));
+  bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
+  targets_ = bpf_object__find_map_by_name(obj_, "targets");
+  drops_ = bpf_object__find_map_by_name(obj_, "drops");
+  syscall_counts_ = bpf_object__find_map_by_name(obj_, "syscall_counts");
+  if (!events || !targets_ || !drops_ || !syscall_counts_)
+    throw BpfError("BPF object " + path + " lacks the wasmshark maps", EINVAL);
+  if ((err = bpf_map__set_max_entries(events, options.ringbuf_bytes)))
+    throw BpfError("invalid ring buffer size " + std::to_string(options.ringbuf_bytes), -err);
 
-    if ((err = bpf_object__load(obj_))) {
-      err = -err;
-      throw BpfError("cannot load BPF programs: " + ErrnoText(err), err);
-    }
-
-    bpf_program* prog;
+  bpf_program* prog;
+  verifier_logs_.clear();
+  verifier_stats_.clear();
+  if (options.verifier_stats) {
     bpf_object__for_each_program(prog, obj_) {
       if (!bpf_program__autoload(prog)) continue;
-      bpf_link* link = bpf_program__attach(prog);
-      if (!link) {
-        err = errno;
-        throw BpfError(std::string("cannot attach ") + bpf_program__section_name(prog) + ": " +
-                           ErrnoText(err),
-                       err);
-      }
-      links_.push_back(link);
+      verifier_logs_.emplace_back(64 * 1024, '\0');
+      bpf_program__set_log_buf(prog, verifier_logs_.back().data(), verifier_logs_.back().size());
+      bpf_program__set_log_level(prog, 4 /* BPF_LOG_STATS */);
     }
-
-    rb_ = ring_buffer__new(bpf_map__fd(events), &BpfSession::OnRecord, this, nullptr);
-    if (!rb_) {
-      err = errno;
-      throw BpfError(std::string("cannot open the ring buffer: ") + strerror(err), err);
-    }
-    ncpus_ = libbpf_num_possible_cpus();
-    if (ncpus_ < 1) ncpus_ = 1;
-  } catch (...) {
-    Close();
-    throw;
   }
+
+  if ((err = bpf_object__load(obj_))) {
+    err = -err;
+    std::string refusal = VerifierRefusal();
+    throw BpfError(refusal.empty() ? "cannot load BPF programs: " + ErrnoText(err) : refusal, err);
+  }
+  if (options.verifier_stats) ReadVerifierStats();
+
+  bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoload(prog)) continue;
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      err = errno;
+      throw BpfError(std::string("cannot attach ") + bpf_program__section_name(prog) + ": " + ErrnoText(err),
+                     err);
+    }
+    links_.push_back(link);
+  }
+
+  rb_ = ring_buffer__new(bpf_map__fd(events), &BpfSession::OnRecord, this, nullptr);
+  if (!rb_) {
+    err = errno;
+    throw BpfError(std::string("cannot open the ring buffer: ") + strerror(err), err);
+  }
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ < 1) ncpus_ = 1;
+}
+
+// "stack depth 208+48" (one figure per frame: the program, then each function
+// it calls) and "processed 7055 insns": a program's deepest chain is its own
+// frame plus its deepest callee's, each rounded up to 32 bytes as the
+// verifier counts them.
+void BpfSession::ReadVerifierStats() {
+  size_t i = 0;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoload(prog) || i >= verifier_logs_.size()) continue;
+    const std::string log(verifier_logs_[i++].data());
+    int stack = -1, insns = -1;
+    size_t at = log.find("stack depth ");
+    if (at != std::string::npos) {
+      const char* p = log.c_str() + at + 12;
+      int own = -1, deepest_callee = 0;
+      for (;;) {
+        char* end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        int rounded = static_cast<int>((std::max(v, 1L) + 31) / 32 * 32);
+        if (own < 0) own = rounded;
+        else deepest_callee = std::max(deepest_callee, rounded);
+        p = end;
+        if (*p != '+') break;
+        p++;
+      }
+      if (own >= 0) stack = own + deepest_callee;
+    }
+    at = log.find("processed ");
+    if (at != std::string::npos) insns = atoi(log.c_str() + at + 10);
+    verifier_stats_.push_back({bpf_program__name(prog), {stack, insns}});
+  }
+  verifier_logs_.clear();
 }
 
 BpfSession::~BpfSession() { Close(); }
@@ -222,26 +378,33 @@ void BpfSession::Close() {
   Detach();
   if (obj_) bpf_object__close(obj_);
   obj_ = nullptr;
+  absent_.clear();
 }
 
-void BpfSession::ChooseHooks(const SessionOptions& options) {
-  syscalls_ = options.syscalls;
+void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) {
+  syscalls_ = hooks;
   std::string dir;
   if (syscalls_ == SyscallHooks::kLean) {
     std::string why;
     dir = TracingDir(&why);
     if (dir.empty()) {
+      if (exact_refused_) throw BpfError(why, ENOENT);
       syscalls_ = SyscallHooks::kExact;
       warnings_.push_back(why + "; hooking every syscall instead (as --syscalls exact)");
     }
   }
   const bool lean = syscalls_ == SyscallHooks::kLean;
+  // exact mode's sys_enter/sys_exit see 32-bit syscalls themselves
+  sees_compat_ = kernel_.ia32 && (!lean || options.compat_hooks);
   const std::string tp = "tp/syscalls/";
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     const std::string sec = bpf_program__section_name(prog);
+    const std::string name = bpf_program__name(prog);
     bool load = true;
-    if (sec == "tp_btf/sys_enter" || sec == "tp_btf/sys_exit") {
+    if (name == "lean_compat_enter" || name == "lean_compat_exit") {
+      load = lean && sees_compat_;
+    } else if (sec == "tp_btf/sys_enter" || sec == "tp_btf/sys_exit") {
       load = !lean;
     } else if (sec.compare(0, tp.size(), tp) == 0) {
       const std::string event = sec.substr(tp.size());
@@ -333,7 +496,10 @@ std::vector<ProgramInfo> BpfSession::Programs() const {
     bpf_prog_info info = {};
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd, &info, &len)) continue;
-    out.push_back({bpf_program__name(prog), info.id, 0});
+    ProgramInfo p{bpf_program__name(prog), info.id, 0, -1, -1};
+    for (const auto& stats : verifier_stats_)
+      if (stats.first == p.name) std::tie(p.stack_bytes, p.insns_processed) = stats.second;
+    out.push_back(p);
   }
   std::lock_guard<std::mutex> lock(links_mu_);
   for (bpf_link* link : links_) {

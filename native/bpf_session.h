@@ -33,13 +33,27 @@ enum class SyscallHooks {
   kExact,  // sys_enter/sys_exit: every syscall of every process runs a program
 };
 
+// What the running kernel offers, probed before anything is loaded.
+struct KernelFeatures {
+  std::string release;      // uname -r
+  bool ringbuf = false;     // BPF ring buffer (5.8)
+  bool modern = false;      // bpf_loop, bpf_find_vma, bpf_task_pt_regs (5.17): the full object
+  bool ia32 = false;        // a 64-bit process can make 32-bit syscalls (int 0x80)
+};
+KernelFeatures ProbeKernel();
+
 struct SessionOptions {
-  std::string object_path;
+  std::string object_path;         // for kernels with KernelFeatures::modern
+  std::string legacy_object_path;  // the same programs for 5.8 to 5.16
   SyscallHooks syscalls = SyscallHooks::kLean;
   bool count_syscalls = false;  // exact mode only
   bool follow_children = true;
   bool watch_execs = false;     // report every exec on the host, followed or not
   uint32_t ringbuf_bytes = 8u << 20;  // power of two, multiple of the page size
+  // The 32-bit syscall hooks in lean mode, where int 0x80 works (always, unless the bench turns them off).
+  bool compat_hooks = true;
+  // Ask the verifier for its statistics (stack depth, instructions processed) per program.
+  bool verifier_stats = false;
 };
 
 // Called for every record drained from the ring buffer, on the polling thread.
@@ -49,6 +63,9 @@ struct ProgramInfo {
   std::string name;
   uint32_t prog_id;
   uint32_t link_id;  // 0 when not attached
+  // With SessionOptions::verifier_stats, from the verifier's own log (else -1):
+  int stack_bytes;     // the deepest chain of frames, as the verifier adds them up (limit 512)
+  int insns_processed; // instructions the verifier walked (limit 1,000,000)
 };
 
 class BpfSession {
@@ -78,6 +95,10 @@ class BpfSession {
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Syscalls this kernel has no tracepoint for (not built in): nothing can call them.
   const std::vector<std::string>& absent() const { return absent_; }
+  const KernelFeatures& kernel() const { return kernel_; }
+  // Which object was loaded ("full" or "legacy"), and whether 32-bit syscalls are seen.
+  bool legacy() const { return legacy_; }
+  bool sees_compat() const { return sees_compat_; }
 
   // Ring buffer: set where records go, then poll from one thread.
   void SetSink(RecordSink sink) { sink_ = std::move(sink); }
@@ -88,13 +109,22 @@ class BpfSession {
   void Detach();
 
  private:
+  void Load(const SessionOptions& options, SyscallHooks hooks);
   void Close();
-  void ChooseHooks(const SessionOptions& options);
+  void ChooseHooks(const SessionOptions& options, SyscallHooks hooks);
+  void ReadVerifierStats();
   static int OnRecord(void* ctx, void* data, size_t size);
 
+  KernelFeatures kernel_;
+  bool legacy_ = false;
+  bool sees_compat_ = false;
+  bool exact_refused_ = false;
   SyscallHooks syscalls_ = SyscallHooks::kLean;
   std::vector<std::string> warnings_;
   std::vector<std::string> absent_;
+  // verifier_stats: one log buffer per program, then what was read from it
+  std::vector<std::vector<char>> verifier_logs_;
+  std::vector<std::pair<std::string, std::pair<int, int>>> verifier_stats_;
 
   bpf_object* obj_ = nullptr;
   mutable std::mutex links_mu_;  // Detach() runs on the polling thread

@@ -8,16 +8,27 @@ import * as path from 'path';
 /** Package root: this file lives in src/ (tests) or dist/ (published). */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 export const BPF_OBJECT_PATH = path.join(PACKAGE_ROOT, 'bpf', 'wasmshark.bpf.o');
+/** The same programs for kernels without bpf_loop() and bpf_find_vma() (5.8 to 5.16). */
+export const BPF_LEGACY_OBJECT_PATH = path.join(PACKAGE_ROOT, 'bpf', 'wasmshark.legacy.bpf.o');
 
 export interface NativeProgram {
   name: string;
   progId: number;
   linkId: number;
+  /** With verifierStats: the deepest chain of stack frames as the verifier adds them up (its limit is 512). */
+  stackBytes?: number;
+  /** With verifierStats: instructions the verifier walked. */
+  insnsProcessed?: number;
 }
 
 export interface NativeSessionOptions {
   objectPath: string;
+  legacyObjectPath?: string;
   syscalls?: 'lean' | 'exact';
+  /** Lean mode's hooks for 32-bit syscalls where int 0x80 works (default true). */
+  compatHooks?: boolean;
+  /** Ask the verifier for each program's stack depth and instruction count. */
+  verifierStats?: boolean;
   countSyscalls?: boolean;
   watchExecs?: boolean;
   followChildren?: boolean;
@@ -48,6 +59,14 @@ export interface NativeHooks {
   warnings: string[];
   /** Syscalls this kernel has no tracepoint for (not built in, so nothing can call them). */
   absent: string[];
+  /** 'full', or 'legacy' on kernels without bpf_loop() and bpf_find_vma() (5.8 to 5.16). */
+  object: 'full' | 'legacy';
+  /** The kernel's release (uname -r). */
+  kernel: string;
+  /** Whether a 64-bit process can make 32-bit syscalls here (int 0x80). */
+  ia32: boolean;
+  /** Whether those 32-bit syscalls are hooked. */
+  compat: boolean;
 }
 
 export interface NativeAddon {
@@ -79,8 +98,8 @@ export function loadAddon(): NativeAddon {
         'build it with `npm run build:native` (needs g++, make and python3)',
     );
   }
-  if (!fs.existsSync(BPF_OBJECT_PATH)) {
-    throw new Error(`the precompiled BPF object is missing at ${BPF_OBJECT_PATH}; reinstall wasmshark`);
+  for (const object of [BPF_OBJECT_PATH, BPF_LEGACY_OBJECT_PATH]) {
+    if (!fs.existsSync(object)) throw new Error(`the precompiled BPF object is missing at ${object}; reinstall wasmshark`);
   }
   return addon;
 }

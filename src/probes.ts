@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'events';
 import type { KernelEvent, KernelEventKind } from './events';
-import { BPF_OBJECT_PATH, loadAddon, type NativeHooks, type NativeProgram, type NativeSession } from './native';
+import { BPF_LEGACY_OBJECT_PATH, BPF_OBJECT_PATH, loadAddon, type NativeHooks, type NativeProgram, type NativeSession } from './native';
 import { readStat } from './proc/stat';
 import { decodeBatch } from './sources/bpf/decode';
 import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
@@ -38,6 +38,14 @@ export interface ProbeOptions {
   followChildren?: boolean;
   /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
   ringBufferBytes?: number;
+  /**
+   * Hook 32-bit syscalls (int 0x80) in lean mode where the kernel runs them
+   * (default true): two programs on every syscall of the host that return
+   * at once for 64-bit ones. Off only to measure what they cost.
+   */
+  compatHooks?: boolean;
+  /** Ask the verifier for each program's stack depth and instructions walked (programs()). */
+  verifierStats?: boolean;
   /** Receives libbpf's messages. */
   log?: (level: 'warn' | 'info' | 'debug', message: string) => void;
   /** Also pass libbpf's debug messages to `log`. */
@@ -139,6 +147,9 @@ export class Probes extends EventEmitter<ProbeEvents> {
     try {
       this.session = new Session({
         objectPath: BPF_OBJECT_PATH,
+        legacyObjectPath: BPF_LEGACY_OBJECT_PATH,
+        compatHooks: options.compatHooks ?? true,
+        verifierStats: options.verifierStats ?? false,
         syscalls,
         countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,

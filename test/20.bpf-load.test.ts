@@ -5,8 +5,12 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { BPF_OBJECT_PATH, loadAddon } from '../src/native';
 import { startProbes, ProbeError } from '../src/probes';
-import { describeBpf, openFds, ROOT, sleep } from './helpers/env';
+import { describeBpf, ia32Emulation, openFds, ROOT, sleep } from './helpers/env';
+
+/** The verifier's stack limit is 512 bytes; a program must leave this much of it unused on every kernel. */
+const STACK_HEADROOM_BYTES = 64;
 
 /** The lean mode's programs, as the object declares them (one per syscall tracepoint). */
 function leanPrograms(): string[] {
@@ -49,12 +53,16 @@ describeBpf('loading and teardown', () => {
   it.each([
     ['exact', () => ['sys_enter', 'sys_exit']],
     // one tracepoint per syscall the rules need; a syscall this kernel does not have has none
-    ['lean', (absent: string[]) => leanPrograms().filter((p) => !absent.some((a) => p.endsWith(`_${a}`)))],
+    // and where int 0x80 is a syscall, the two that see 32-bit syscalls
+    ['lean', (absent: string[], compat: boolean) => [
+      ...leanPrograms().filter((p) => !absent.some((a) => p.endsWith(`_${a}`))),
+      ...(compat ? ['lean_compat_enter', 'lean_compat_exit'] : []),
+    ]],
   ] as const)('%s: attaches every probe, and stop() leaves none of our programs or links in the kernel', async (mode, expected) => {
     const probes = startProbes({ syscalls: mode, countSyscalls: true });
-    expect(probes.hooks).toMatchObject({ syscalls: mode, warnings: [] });
+    expect(probes.hooks).toMatchObject({ syscalls: mode, warnings: [], object: 'full', compat: ia32Emulation().ok });
     const programs = probes.programs();
-    expect(programs.map((p) => p.name).sort()).toEqual(['on_exec', 'on_exit', 'on_fork', ...expected(probes.hooks.absent)].sort());
+    expect(programs.map((p) => p.name).sort()).toEqual(['on_exec', 'on_exit', 'on_fork', ...expected(probes.hooks.absent, probes.hooks.compat)].sort());
     for (const p of programs) expect(p.linkId).toBeGreaterThan(0);
     const progsBefore = kernelIds('prog');
     const linksBefore = kernelIds('link');
@@ -75,6 +83,54 @@ describeBpf('loading and teardown', () => {
       left = programs.filter((p) => now.has(p.progId));
     }
     expect(left).toEqual([]);
+  });
+
+  it.each(['lean', 'exact'] as const)('%s: every program leaves 64 of the verifier's 512 stack bytes unused or more', async (mode) => {
+    const probes = startProbes({ syscalls: mode, verifierStats: true });
+    try {
+      const programs = probes.programs();
+      expect(programs.length).toBeGreaterThan(3);
+      for (const p of programs) {
+        expect(p.insnsProcessed).toBeGreaterThan(0);
+        expect({ name: p.name, stack: p.stackBytes }).toEqual({ name: p.name, stack: expect.any(Number) });
+        if (p.stackBytes! > 512 - STACK_HEADROOM_BYTES) throw new Error(`${p.name} uses ${p.stackBytes} of the verifier's 512 stack bytes`);
+      }
+    } finally {
+      await probes.stop();
+    }
+  });
+
+  it('lean without the 32-bit hooks (compatHooks: false) attaches neither of them', async () => {
+    const probes = startProbes({ compatHooks: false });
+    try {
+      expect(probes.hooks.compat).toBe(false);
+      expect(probes.programs().map((p) => p.name).filter((n) => n.startsWith('lean_compat_'))).toEqual([]);
+    } finally {
+      await probes.stop();
+    }
+  });
+
+  it('exact hooks the verifier refuses fall back to the lean hooks, with one warning naming the program and the reason', async () => {
+    // the shipped probes plus one exact-mode program no verifier accepts
+    const object = path.join(ROOT, 'test', '.build', 'refused-exact.bpf.o');
+    fs.mkdirSync(path.dirname(object), { recursive: true });
+    execFileSync(fs.existsSync('/usr/bin/clang-14') ? 'clang-14' : 'clang', [
+      '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I/usr/include/${process.arch === 'x64' ? 'x86_64' : process.arch}-linux-gnu`,
+      '-I', path.dirname(BPF_OBJECT_PATH), '-c', path.join(ROOT, 'test', 'fixtures', 'refused-exact.bpf.c'), '-o', object,
+    ]);
+    const { Session } = loadAddon();
+    const session = new Session({ objectPath: object, legacyObjectPath: object, syscalls: 'exact' });
+    try {
+      const hooks = session.hooks();
+      expect(hooks.syscalls).toBe('lean');
+      expect(hooks.warnings).toEqual([
+        expect.stringMatching(/^exact syscall hooks could not be loaded \(the kernel's verifier refused program refused_enter: .*invalid mem access.*\); using the lean hooks instead$/),
+      ]);
+      expect(hooks.warnings[0]).not.toMatch(/run as root|CAP_BPF/);
+      expect(session.programs().map((p) => p.name)).toContain('lean_enter_mmap');
+    } finally {
+      await session.stop();
+    }
   });
 
   it('stop() is safe to call twice, concurrently or after it resolved', async () => {

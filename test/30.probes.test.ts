@@ -23,6 +23,18 @@ function shmExec(): boolean {
   return line !== undefined && !line.split(' ')[3].split(',').includes('noexec');
 }
 
+/** What `trigger int80-wx` does, as the probes must report it: the ABI once, then the memory calls decoded. */
+function expectInt80Memory({ pid, events }: { pid: number; events: KernelEvent[] }): void {
+  expect(events.filter((e) => e.kind === 'syscall')).toEqual([expect.objectContaining({ pid, compat: true, name: 'i386:192' })]);
+  const wx = events.filter((e): e is MmapEvent => e.kind === 'mmap');
+  expect(wx).toEqual([expect.objectContaining({ pid, prot: 7, length: 4096, fd: -1, ok: true })]);
+  expect(wx[0].result).toBeGreaterThan(0);
+  expect(wx[0].result).toBeLessThan(2 ** 32); // a 32-bit mmap lands below 4 GiB
+  const flips = events.filter((e): e is MprotectEvent => e.kind === 'mprotect');
+  expect(flips).toEqual([expect.objectContaining({ pid, syscall: 'mprotect', prot: 5, length: 4096, ok: true })]);
+  expect(flips[0].oldFlags! & 0x7).toBe(0x3); // was RW
+}
+
 describeBpf('probes on real processes', () => {
   let probes: Probes;
   const seen: KernelEvent[] = [];
@@ -114,8 +126,19 @@ describeBpf('probes on real processes', () => {
   const ia32 = canRunBpf ? ia32Emulation() : { ok: true as const };
   if (!ia32.ok) console.warn(`skipping the int 0x80 probe test: ${ia32.reason}`);
   (ia32.ok ? it : it.skip)('reports the 32-bit syscall ABI (int 0x80) from a 64-bit process, once', async () => {
+    expect(probes.hooks.compat).toBe(true);
     const { pid, events } = await follow(['int80']);
     expect(of(events, 'syscall')).toEqual([expect.objectContaining({ pid, nr: 20, compat: true, name: 'i386:20' })]);
+  });
+
+  (ia32.ok ? it : it.skip)('sees a W+X mmap2 and an RW->RX mprotect made through int 0x80, as their 64-bit twins', async () => {
+    expectInt80Memory(await follow(['int80-wx']));
+  });
+
+  it('hooks 32-bit syscalls exactly where int 0x80 makes one', () => {
+    expect(probes.hooks).toMatchObject({ ia32: ia32.ok, compat: ia32.ok });
+    const names = probes.programs().map((p) => p.name);
+    expect(names.filter((n) => n.startsWith('lean_compat_')).sort()).toEqual(ia32.ok ? ['lean_compat_enter', 'lean_compat_exit'] : []);
   });
 
   it('sees RW memory made executable, and executable memory made writable, but not a no-op flip', async () => {
@@ -403,6 +426,17 @@ describeBpf('probes with exact syscall hooks (--syscalls exact)', () => {
     expect(mem.events.filter((e) => e.kind === 'open' && e.procMem)).toEqual([
       expect.objectContaining({ write: true, file: expect.objectContaining({ path: `/proc/${mem.pid}/mem` }) }),
     ]);
+  });
+
+  const ia32 = canRunBpf ? ia32Emulation() : { ok: true as const };
+  (ia32.ok ? it : it.skip)('decodes the memory calls made through int 0x80 as the lean hooks do', async () => {
+    const w = startWaiting(['int80-wx']);
+    await parkedInRead(w.pid, 5000);
+    probes.addTarget(w.pid);
+    expect(await w.go()).toBe(0);
+    const deadline = Date.now() + 10000;
+    while (!seen.some((e) => e.kind === 'exit' && e.pid === w.pid) && Date.now() < deadline) await sleep(5);
+    expectInt80Memory({ pid: w.pid, events: seen.filter((e) => e.pid === w.pid) });
   });
 
   it('lean hooks do not see that syscall at all', async () => {
