@@ -183,9 +183,24 @@ struct {
 	__type(value, __u8);
 } opens_seen SEC(".maps");
 
-/* A path is assembled here back to front, then copied into its record. */
+/* A path walk in progress: the path so far ends the scratch buffer's first WS_PATH_LEN bytes. */
+struct path_walk {
+	struct dentry *d;
+	struct mount *mnt;
+	__u32 off;      /* where the path so far begins */
+	__u32 flags;    /* WS_FILE_* once the walk ended */
+};
+
+/*
+ * A path is assembled here back to front, then copied into its record. The
+ * walk's state lives here too, not on the stack: the verifier does not track
+ * what a map value holds, so every step starts from the same state whatever
+ * the steps before it did (on kernels without bpf_loop() it verifies every
+ * step of the walk, and tracked offsets would multiply its paths).
+ */
 struct path_buf {
 	char buf[2 * WS_PATH_LEN];
+	struct path_walk w;
 };
 
 struct {
@@ -533,40 +548,37 @@ static __always_inline bool is_memfd(struct file *f)
 #define WS_PATH_DEPTH_LEGACY 32
 #define WS_NAME_MASK (WS_PATH_LEN - 1)
 
-/* A path walk in progress: the path so far ends the scratch buffer's first WS_PATH_LEN bytes. */
-struct path_walk {
-	struct dentry *d;
-	struct mount *mnt;
-	__u32 off;      /* where the path so far begins */
-	__u32 flags;    /* WS_FILE_* once the walk ended */
-};
 
 /*
- * One step up from w->d: across a mount point, or one name prepended.
- * A bpf_loop() callback: the verifier checks it once, not once per step.
+ * One step up from the walk's dentry: across a mount point, or one name
+ * prepended. A bpf_loop() callback: the verifier checks it once, not once
+ * per step.
  */
 #ifdef WS_LEGACY
 static __always_inline
 #else
 static
 #endif
-long path_step(__u32 index, struct path_walk *w)
+long path_step(__u32 index, void *unused)
 {
-	__u32 zero = 0, off = w->off, len;
+	__u32 zero = 0, off, len;
 	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
-	struct dentry *d = w->d, *parent;
-	struct mount *mnt = w->mnt, *up;
+	struct dentry *d, *parent;
+	struct mount *mnt, *up;
 
 	if (!s)
 		return 1;
+	d = s->w.d;
+	mnt = s->w.mnt;
+	off = s->w.off;
 	if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
 		up = BPF_CORE_READ(mnt, mnt_parent);
 		if (up == mnt) {
-			w->flags = 0; /* the namespace's root */
+			s->w.flags = 0; /* the namespace's root */
 			return 1;
 		}
-		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
+		s->w.d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		s->w.mnt = up;
 		return 0;
 	}
 	parent = BPF_CORE_READ(d, d_parent);
@@ -577,12 +589,12 @@ long path_step(__u32 index, struct path_walk *w)
 	/* the masks change nothing (off + len stays below WS_PATH_LEN): they bound it for the verifier */
 	s->buf[off & WS_NAME_MASK] = '/';
 	bpf_probe_read_kernel(&s->buf[(off + 1) & WS_NAME_MASK], len & WS_NAME_MASK, BPF_CORE_READ(d, d_name.name));
-	w->off = off;
+	s->w.off = off;
 	if (parent == d) {
-		w->flags = WS_FILE_DETACHED;
+		s->w.flags = WS_FILE_DETACHED;
 		return 1;
 	}
-	w->d = parent;
+	s->w.d = parent;
 	return 0;
 }
 
@@ -593,17 +605,11 @@ long path_step(__u32 index, struct path_walk *w)
  */
 static __always_inline void fill_file(struct ev_file *out, struct file *f)
 {
-	__u32 zero = 0, off;
+	__u32 zero = 0, off, flags;
 	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
 	struct inode *inode = BPF_CORE_READ(f, f_inode);
 	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
 	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
-	struct path_walk w = {
-		.d = BPF_CORE_READ(f, f_path.dentry),
-		.mnt = (void *)vfs - bpf_core_field_offset(struct mount, mnt),
-		.off = WS_PATH_LEN - 1,
-		.flags = WS_FILE_TRUNCATED, /* until the walk reaches a root */
-	};
 
 	out->ino = BPF_CORE_READ(inode, i_ino);
 	out->dev = BPF_CORE_READ(sb, s_dev);
@@ -614,18 +620,23 @@ static __always_inline void fill_file(struct ev_file *out, struct file *f)
 	out->flags = WS_FILE_TRUNCATED;
 	if (!s)
 		return;
+	s->w.d = BPF_CORE_READ(f, f_path.dentry);
+	s->w.mnt = (void *)vfs - bpf_core_field_offset(struct mount, mnt);
+	s->w.off = WS_PATH_LEN - 1;
+	s->w.flags = WS_FILE_TRUNCATED; /* until the walk reaches a root */
 	s->buf[WS_PATH_LEN - 1] = 0;
 #ifdef WS_LEGACY
 	for (int i = 0; i < WS_PATH_DEPTH_LEGACY; i++)
-		if (path_step(i, &w))
+		if (path_step(i, NULL))
 			break;
 #else
-	bpf_loop(WS_PATH_DEPTH, path_step, &w, 0);
+	bpf_loop(WS_PATH_DEPTH, path_step, NULL, 0);
 #endif
-	if (w.flags == WS_FILE_DETACHED && is_memfd(f))
-		w.flags |= WS_FILE_MEMFD;
-	out->flags = w.flags;
-	off = w.off & WS_NAME_MASK;
+	flags = s->w.flags;
+	if (flags == WS_FILE_DETACHED && is_memfd(f))
+		flags |= WS_FILE_MEMFD;
+	out->flags = flags;
+	off = s->w.off & WS_NAME_MASK;
 	bpf_probe_read_kernel(out->path, WS_PATH_LEN - off, &s->buf[off]);
 }
 
