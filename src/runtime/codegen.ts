@@ -21,6 +21,7 @@ import { directCallee } from './elf';
 const LIBFFI = /\/libffi\.so(?:\.\d+)*$/;
 /** libffi's allocator grows its pool by one granule (a page here, 64 KiB at most): closures are a few dozen bytes. */
 export const FFI_POOL_MAX = 64 << 10;
+const PAGE = 4096;
 const MAP_PRIVATE = 0x02;
 const MAP_TYPE_MASK = 0x0f;
 const MAP_FIXED = 0x10;
@@ -69,7 +70,7 @@ export function trampolineTargets(page: Buffer): number[] {
 /**
  * An RWX region found in /proc that holds libffi closures: anonymous and
  * private, no larger than libffi's pool grows, in a process with libffi's
- * code mapped, and holding at least one trampoline into that code. What made
+ * code mapped, and every page of it holding a trampoline into that code. What made
  * it cannot be known from /proc (see SECURITY.md), so this is evidence of
  * shape and content, not of origin.
  */
@@ -77,9 +78,14 @@ export function isFfiClosurePage(pid: number, region: { start: number; end: numb
   if (region.path !== '' || region.perms !== 'rwxp' || region.end - region.start > FFI_POOL_MAX) return false;
   const ffiCode = maps.filter((m) => m.perms[2] === 'x' && isLibffi(m.path));
   if (ffiCode.length === 0) return false;
-  const page = readMemory(pid, region.start, Math.min(region.end - region.start, 4096));
-  if (!page) return false;
-  return trampolineTargets(page).some((t) => ffiCode.some((m) => t >= m.start && t < m.end));
+  const bytes = readMemory(pid, region.start, region.end - region.start);
+  if (!bytes) return false;
+  // every page: an RWX mapping placed next to a closure page merges with it into one region
+  for (let at = 0; at < bytes.length; at += PAGE) {
+    const targets = trampolineTargets(bytes.subarray(at, at + PAGE));
+    if (!targets.some((t) => ffiCode.some((m) => t >= m.start && t < m.end))) return false;
+  }
+  return true;
 }
 
 function readMemory(pid: number, addr: number, length: number): Buffer | null {
