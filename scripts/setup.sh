@@ -18,10 +18,11 @@ apt-get update -qq
 # headers and libz.a; bpftool: tests audit what stays loaded; util-linux: setpriv;
 # bpftrace: the baseline `npm run bench` compares against (not a dependency);
 # rsyslog, prometheus: real receivers for the output tests, each started by its test
-# on its own socket or loopback port (the services Debian may start are not used).
+# on its own socket or loopback port (the services Debian may start are not used);
+# python3-venv: the tests install wasmtime from pip into a venv of their own.
 apt-get install -y -qq --no-install-recommends \
 	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace \
-	gcc g++ make python3 pkg-config util-linux ca-certificates \
+	gcc g++ make python3 python3-venv pkg-config util-linux ca-certificates \
 	rsyslog prometheus >/dev/null
 
 scripts/build-deps.sh

@@ -137,6 +137,13 @@ describe('runtime identification', () => {
     ).toEqual(['wasmtime', 'wasmtime', 'wasmer', 'iwasm', 'iwasm', 'wasmedge', 'wasm3', 'node', null, null]);
   });
 
+  it("the README's table of runtimes is the registry's", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { updated } = require('../scripts/runtime-table.js');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toBe(updated(readme)); // if not: npm run build:ts && node scripts/runtime-table.js --write
+  });
+
   it("reads a Go binary's build info: wazero with its version", () => {
     // a minimal ELF64 with a .go.buildinfo section in Go 1.18+'s inline format
     const varstr = (s: string) => {
