@@ -19,10 +19,11 @@ apt-get update -qq
 # bpftrace: the baseline `npm run bench` compares against (not a dependency);
 # rsyslog, prometheus: real receivers for the output tests, each started by its test
 # on its own socket or loopback port (the services Debian may start are not used);
+# python3-venv: the tests install wasmtime from pip into a venv of their own;
 # qemu-system-x86, busybox-static, cpio: the kernel matrix (npm run test:kernels).
 apt-get install -y -qq --no-install-recommends \
 	clang-14 llvm-14 libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace \
-	gcc g++ make python3 pkg-config util-linux ca-certificates \
+	gcc g++ make python3 python3-venv pkg-config util-linux ca-certificates \
 	rsyslog prometheus qemu-system-x86 busybox-static cpio >/dev/null
 
 scripts/build-deps.sh

@@ -9,7 +9,8 @@
 import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
 import { assessCoverage } from './coverage';
-import type { ExecEvent, ProcRwxEvent, RuntimeEvent } from './events';
+import * as path from 'path';
+import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent } from './events';
 import type { DropCounts, SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import {
@@ -25,6 +26,8 @@ import {
 } from './report';
 import { connectionKey, outboundFromConnect, outboundFromProc, type Outbound, type RuleSet } from './rules';
 import { MapsCache } from './runtime/callsite';
+import { isFfiClosurePage } from './runtime/codegen';
+import { libraryEntry } from './runtime/registry';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import { verdict } from './score';
 import { syscallName } from './syscalls';
@@ -216,6 +219,11 @@ export class Case {
       case 'mmap':
         // new code in the process (a library, a JIT region): cached mappings no longer tell all
         if (e.ok) this.maps.invalidate(e.pid);
+        // a runtime library loaded into a program: the program is that runtime's embedder from now on
+        if (e.ok && e.file && e.prot & PROT_EXEC && libraryEntry(path.basename(e.file.path))) {
+          this.runtimes.delete(e.pid);
+          this.runtimeOf(e.pid); // now, while the process and its mappings are there to read
+        }
         break;
       case 'exec':
         if (e.ok) {
@@ -295,6 +303,7 @@ export class Case {
       callSite: (pid, ip, stack) => this.maps.callSite(pid, ip, stack),
       kernelSawRegion: (pid, start, end) => this.assessment.kernelSawRegion(pid, start, end),
       mappedElf: (pid, addr) => this.maps.elfAt(pid, addr),
+      ffiClosurePage: (pid, region) => isFfiClosurePage(pid, region, this.maps.maps(pid)),
       // a child gone already is still known by its exec
       commandLine: (pid) => {
         const now = readArgv(pid, 8, 127);
@@ -429,7 +438,7 @@ export class Case {
         launched: this.target.launched,
         exit_code: this.target.exitCode,
         exit_signal: this.target.exitSignal,
-        runtime: { name: runtime.name, engine: runtime.engine, version: runtime.version, jit: runtime.jit },
+        runtime: { name: runtime.name, engine: runtime.engine, version: runtime.version, jit: runtime.jit, embedder: runtime.embedder ?? null },
         user: this.target.user,
       },
       children: [...this.children.values()].slice(0, 1000),

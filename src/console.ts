@@ -185,7 +185,7 @@ export class ConsoleRenderer {
   }
 
   runtimeFound(rt: WatchedRuntime): void {
-    const how = { scan: 'running at start', exec: 'started', rescan: 'found by rescan', pid: 'given by --pid' }[rt.foundBy];
+    const how = { scan: 'running at start', exec: 'started', rescan: 'found by rescan', pid: 'given by --pid', library: 'loaded a runtime library' }[rt.foundBy];
     const cmd = rt.cmdline.length ? rt.cmdline.join(' ') : rt.comm;
     this.write(`${this.p.bold(`+ ${escapeText(rt.runtime.name)}[${rt.pid}]`)} ${how}: ${escapeText(describeRuntime(rt.runtime))}  ${this.p.dim(escapeText(cmd, 200))}\n`);
   }

@@ -85,7 +85,8 @@ export interface Report {
     exit_code: number | null;
     exit_signal: number | null;
     /** The WebAssembly runtime identified from the executable and its mappings. */
-    runtime: { name: string; engine: string; version: string | null; jit: string };
+    /** `embedder`: the program a runtime library is embedded in (null for a runtime's own executable). */
+    runtime: { name: string; engine: string; version: string | null; jit: string; embedder: string | null };
     /** Who it runs as (in launch mode, who it was started as); null if it was gone before it could be read. */
     user: ReportUser | null;
   };

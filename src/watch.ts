@@ -22,7 +22,7 @@ import { isLiveStat, readStat } from './proc/stat';
 import { ReportQueue, type QueuedReport } from './output/report-queue';
 import type { EndReason, Report } from './report';
 import { RuleSet } from './rules';
-import { ancestors, identifyProcess, Rescan, RuntimeSelection, scanHost } from './runtime/discover';
+import { ancestors, identifyProcess, LibraryScan, Rescan, RuntimeSelection, scanHost } from './runtime/discover';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
 import { checkTimeout, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
@@ -67,11 +67,16 @@ export interface WatchOptions extends SessionOptions {
   reportOwner?: FileOwner | null;
   /** Without the kernel's exec events: how often /proc is scanned for new runtimes (default 1000 ms). */
   rescanIntervalMs?: number;
+  /**
+   * How often running programs are looked at for a runtime library they
+   * loaded since (Python importing wasmtime), in ms (default 2000; 0: never).
+   */
+  libraryScanIntervalMs?: number;
   limits?: Partial<WatchLimits>;
 }
 
 /** How a runtime came to be followed. */
-export type FoundBy = 'scan' | 'exec' | 'rescan' | 'pid';
+export type FoundBy = 'scan' | 'exec' | 'rescan' | 'pid' | 'library';
 
 /** A followed runtime, as the watch's events describe it. */
 export interface WatchedRuntime {
@@ -149,6 +154,7 @@ interface Normalized extends NormalizedSession {
   outputDir: string | null;
   reportOwner: FileOwner | null;
   rescanIntervalMs: number;
+  libraryScanIntervalMs: number;
   limits: Readonly<WatchLimits>;
 }
 
@@ -171,6 +177,10 @@ function normalize(options: WatchOptions): Readonly<Normalized> {
   if (!Number.isInteger(rescanIntervalMs) || rescanIntervalMs < 10) {
     throw new RangeError(`rescanIntervalMs must be an integer >= 10, got ${String(rescanIntervalMs)}`);
   }
+  const libraryScanIntervalMs = options.libraryScanIntervalMs ?? 2000;
+  if (!Number.isInteger(libraryScanIntervalMs) || (libraryScanIntervalMs !== 0 && libraryScanIntervalMs < 100)) {
+    throw new RangeError(`libraryScanIntervalMs must be 0 (never) or an integer >= 100, got ${String(libraryScanIntervalMs)}`);
+  }
   const limits = { ...DEFAULT_WATCH_LIMITS, ...options.limits };
   for (const [k, v] of Object.entries(limits)) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`limits.${k} must be a positive integer, got ${String(v)}`);
@@ -184,6 +194,7 @@ function normalize(options: WatchOptions): Readonly<Normalized> {
     outputDir: options.outputDir ?? null,
     reportOwner: options.reportOwner ?? null,
     rescanIntervalMs,
+    libraryScanIntervalMs,
     limits: Object.freeze(limits),
   });
 }
@@ -227,6 +238,7 @@ export class Watch extends EventEmitter<WatchEvents> {
   private programNames: string[] = [];
   private kernelExecs = false;
   private readonly rescan = new Rescan();
+  private readonly libraryScan = new LibraryScan();
   private readonly reports: ReportQueue<Followed> | null;
   /** pid -> the runtime it belongs to. */
   private readonly owners = new Map<number, Followed>();
@@ -285,6 +297,12 @@ export class Watch extends EventEmitter<WatchEvents> {
       this.skip = ancestors();
       this.skip.add(process.pid);
       if (!this.kernelExecs) this.rescan.prime(); // before the scan: what starts during it is found next pass
+      const embeddable = this.options.selection.embeddable;
+      if (embeddable && this.options.libraryScanIntervalMs > 0) {
+        // before the scan, like the rescan: a library loaded during it is found next pass
+        this.libraryScan.prime(() => false);
+        this.timers.push(setInterval(() => this.libraryPass(), this.options.libraryScanIntervalMs));
+      }
       if (!this.kernelExecs && !this.options.selection.empty) {
         this.timers.push(setInterval(() => this.rescanPass(), this.options.rescanIntervalMs));
       }
@@ -458,6 +476,16 @@ export class Watch extends EventEmitter<WatchEvents> {
       const info = identifyRuntime(exe);
       if (this.options.selection.wants(info)) this.follow(pid, 'rescan', info);
     });
+  }
+
+  private libraryPass(): void {
+    if (this.stopping) return;
+    this.libraryScan.pass(
+      (pid) => this.owners.has(pid) || this.skip.has(pid),
+      (pid, _exe, runtime) => {
+        if (this.options.selection.wants(runtime)) this.follow(pid, 'library', runtime);
+      },
+    );
   }
 
   private route(f: Followed, e: RuntimeEvent): void {

@@ -8,7 +8,11 @@ import type { MmapEvent, MprotectEvent, ProcRwxEvent, TaskInfo } from '../src/ev
 import { MapsCache, type CallSite } from '../src/runtime/callsite';
 import { describeRuntime, identifyRuntime, readGoBuildInfo, type RuntimeInfo } from '../src/runtime/identify';
 import { DEFAULT_RULES, RuleSet, type RuleContext } from '../src/rules';
-import { ROOT, trigger } from './helpers/env';
+import { spawn } from 'child_process';
+import { isFfiClosurePage, trampolineTargets } from '../src/runtime/codegen';
+import { directCallee } from '../src/runtime/elf';
+import { libraryEntry, RUNTIMES } from '../src/runtime/registry';
+import { ROOT, trigger, wasmtimeVenv } from './helpers/env';
 
 const task: TaskInfo = { pid: 300, tid: 300, ppid: 1, uid: 0, comm: 'node', timeNs: 1n, ip: 0x7f0000100000 };
 const V8: RuntimeInfo = { name: 'node', engine: 'V8', version: '20.20.2', jit: 'rwx-mprotect', modules: ['/usr/bin/node'] };
@@ -107,9 +111,37 @@ describe('runtime identification', () => {
     expect(identifyRuntime(trigger())).toMatchObject({ name: 'unknown', jit: 'unknown' });
   });
 
-  it('finds an embedded runtime library among the mappings', () => {
+  it('finds an embedded runtime library among the mappings, and names the program it is embedded in', () => {
     const maps = [{ start: 1, end: 2, perms: 'r-xp', offset: 0, inode: 1, path: '/opt/app/lib/libwasmtime.so' }];
-    expect(identifyRuntime('/opt/app/bin/app', maps)).toMatchObject({ name: 'wasmtime', jit: 'wx-strict', modules: ['/opt/app/lib/libwasmtime.so'] });
+    expect(identifyRuntime('/opt/app/bin/app', maps)).toMatchObject({ name: 'wasmtime', jit: 'wx-strict', modules: ['/opt/app/lib/libwasmtime.so'], embedder: 'app' });
+    // a library mapped only as data is not loaded code
+    expect(identifyRuntime('/opt/app/bin/app', [{ ...maps[0], perms: 'r--p' }])).toMatchObject({ name: 'unknown' });
+  });
+
+  it("recognises wasmtime's pip wheel library, with the version its bytes carry", () => {
+    const { library } = wasmtimeVenv();
+    const maps = [{ start: 0x7f0000000000, end: 0x7f0001000000, perms: 'r-xp', offset: 0x1000, inode: 1, path: library }];
+    const r = identifyRuntime('/usr/bin/python3.11', maps);
+    expect(r).toEqual({ name: 'wasmtime', engine: 'Cranelift', version: '49.0.0', jit: 'wx-strict', modules: [library], embedder: 'python3.11' });
+    expect(describeRuntime(r)).toBe('wasmtime 49.0.0 (Cranelift, JIT: strictly W^X (write, then R+X)) embedded in python3.11');
+  });
+
+  it('the registry: unique names, each recognisable some way, libraries by their real names', () => {
+    const names = RUNTIMES.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const r of RUNTIMES) expect([r.name, r.executables.length + r.libraries.length + r.goModules.length > 0]).toEqual([r.name, true]);
+    expect(
+      ['_libwasmtime.so', 'libwasmtime.so', 'libwasmer.so', 'libiwasm.so', 'libvmlib.so', 'libwasmedge.so.0', 'libm3.so', 'libnode.so.115', 'libc.so.6', 'libwasmtime_x.a'].map(
+        (f) => libraryEntry(f)?.name ?? null,
+      ),
+    ).toEqual(['wasmtime', 'wasmtime', 'wasmer', 'iwasm', 'iwasm', 'wasmedge', 'wasm3', 'node', null, null]);
+  });
+
+  it("the README's table of runtimes is the registry's", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { updated } = require('../scripts/runtime-table.js');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toBe(updated(readme)); // if not: npm run build:ts && node scripts/runtime-table.js --write
   });
 
   it("reads a Go binary's build info: wazero with its version", () => {
@@ -159,8 +191,91 @@ describe('call sites', () => {
     const exe = own.find((m) => m.path === process.execPath && m.perms[2] === 'x')!;
     expect(libc && exe).toBeTruthy();
     const site = maps.callSite(process.pid, libc.start + 16, [0, 12345, exe.start + 64]);
-    expect(site).toEqual({ kind: 'file', path: process.execPath, address: exe.start + 64 });
+    expect(site).toEqual({ kind: 'file', path: process.execPath, address: exe.start + 64, offset: exe.offset + 64 });
     expect(maps.callSite(process.pid, exe.start + 8, [])).toMatchObject({ kind: 'file', path: process.execPath });
     expect(maps.callSite(process.pid, 0x10, [])).toMatchObject({ kind: 'unknown' });
+  });
+});
+
+describe('libffi closures', () => {
+  const libffi = ['/usr/lib/x86_64-linux-gnu/libffi.so.8', '/usr/lib/x86_64-linux-gnu/libffi.so.7'].find((f) => fs.existsSync(f));
+  const real = libffi ? fs.realpathSync(libffi) : '';
+
+  /** Every return address in libffi's code right after a direct call of the named import. */
+  function callsOf(name: string): number[] {
+    const size = fs.statSync(real).size;
+    const out: number[] = [];
+    for (let off = 6; off < Math.min(size, 1 << 20); off++) if (directCallee(real, off) === name) out.push(off);
+    return out;
+  }
+
+  const ffiMap = (over: Partial<MmapEvent> = {}): MmapEvent => ({ ...wxMap, comm: 'python3', length: 4096, flags: 0x22, ...over });
+
+  it('only the closure allocator calls mmap itself: its page is INFO, the same W+X mapping otherwise CRITICAL', () => {
+    expect(libffi).toBeDefined(); // Debian's python3 depends on it
+    const sites = callsOf('mmap').concat(callsOf('mmap64'));
+    expect(sites.length).toBeGreaterThan(0);
+    const allocator: CallSite = { kind: 'file', path: real, address: 0x7f0000001000, offset: sites[0] };
+    expect(judged(ffiMap(), ctx(null, allocator))).toEqual(['INFO memory.ffi-closure']);
+    expect(judged(ffiMap(), ctx(WASMTIME, allocator))).toEqual(['INFO memory.ffi-closure']);
+    // not the allocator's shape: too large, at a fixed address, or a file
+    expect(judged(ffiMap({ length: 1 << 20 }), ctx(null, allocator))).toEqual(['CRITICAL memory.wx-mmap']);
+    expect(judged(ffiMap({ flags: 0x32 }), ctx(null, allocator))).toEqual(['CRITICAL memory.wx-mmap']);
+    expect(judged(ffiMap({ fd: 3, flags: 0x02 }), ctx(null, allocator))).toEqual(['CRITICAL memory.wx-mmap']);
+    // anywhere else in libffi (ffi_call's indirect call of the function ctypes hands it), or in another library
+    expect(judged(ffiMap(), ctx(null, { ...allocator, offset: sites[0] + 3 }))).toEqual(['CRITICAL memory.wx-mmap']);
+    expect(judged(ffiMap(), ctx(null, { ...allocator, path: '/usr/lib/libevil.so' }))).toEqual(['CRITICAL memory.wx-mmap']);
+  });
+
+  it("tells a live Python's closure page from an RWX page it maps through ctypes, from /proc and its memory", async () => {
+    const script = [
+      'import ctypes, sys',
+      'cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)',
+      'print(hex(ctypes.cast(cb, ctypes.c_void_p).value), flush=True)',
+      'sys.stdin.readline()',
+      'libc = ctypes.CDLL(None)',
+      'libc.mmap.restype = ctypes.c_void_p',
+      'libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]',
+      'addr = libc.mmap(None, 4096, 7, 0x22, -1, 0)',
+      'ctypes.memmove(addr, b"\\x90" * 64 + b"\\xc3", 65)',
+      'print(hex(addr), flush=True)',
+      'sys.stdin.readline()',
+    ].join('\n');
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = () => new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(parseInt(String(d), 16))));
+    const regionAt = (addr: number) => {
+      const maps = new MapsCache().maps(child.pid!);
+      return { maps, region: maps.find((m) => addr >= m.start && addr < m.end)! };
+    };
+    try {
+      const closure = await line();
+      const before = regionAt(closure);
+      expect(before.region).toMatchObject({ perms: 'rwxp', path: '' });
+      expect(isFfiClosurePage(child.pid!, before.region, before.maps)).toBe(true);
+      // the same page, were libffi's code not mapped, is not excused
+      expect(isFfiClosurePage(child.pid!, before.region, before.maps.filter((m) => !/libffi/.test(m.path)))).toBe(false);
+
+      child.stdin!.write('\n');
+      // placed next to the closure page, the kernel merges the two into one region: still not excused
+      const after = regionAt(await line());
+      expect(after.region).toMatchObject({ perms: 'rwxp', path: '' });
+      expect(isFfiClosurePage(child.pid!, after.region, after.maps)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('reads both trampoline layouts', () => {
+    const cet = Buffer.alloc(64);
+    Buffer.from('f30f1efa4c8d15f5ffffffff25070000000f1f8000000000', 'hex').copy(cet, 16);
+    cet.writeBigUInt64LE(0x7f0000123456n, 40);
+    expect(trampolineTargets(cet)).toEqual([0x7f0000123456]);
+    const old = Buffer.alloc(64);
+    Buffer.from([0x49, 0xbb]).copy(old, 0);
+    old.writeBigUInt64LE(0x7f0000abcdefn, 2);
+    Buffer.from([0x49, 0xba]).copy(old, 10);
+    Buffer.from([0x49, 0xff, 0xe3]).copy(old, 20);
+    expect(trampolineTargets(old)).toEqual([0x7f0000abcdef]);
+    expect(trampolineTargets(Buffer.alloc(4096, 0x90))).toEqual([]);
   });
 });

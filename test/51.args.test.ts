@@ -64,7 +64,7 @@ describe('mistakes: one line naming the flag', () => {
     [['--pid', '1', '--metrics', '127.0.0.1:1'], '--metrics is for watch mode (wasmshark watch ...)'],
     [['watch', '--output', 'r.json'], 'watch writes one report per runtime: use --output-dir DIR'],
     [['watch', '--', 'node'], 'watch runs no command: it follows the runtimes already on the host and those started later'],
-    [['watch', '--runtime', 'node,java'], "--runtime: unknown runtime 'java' (known: node, deno, bun, workerd, wasmtime, wasmer, wasmedge, iwasm, wazero)"],
+    [['watch', '--runtime', 'node,java'], "--runtime: unknown runtime 'java' (known: node, deno, bun, workerd, wasmtime, wasmer, wasmedge, iwasm, wasm3, wazero)"],
     [['watch', '--runtime', ','], '--runtime needs runtime names'],
     [['watch', '--runtime', 'node', '--all-runtimes'], 'use either --runtime or --all-runtimes, not both'],
     [['watch', '--metrics', '9464'], "--metrics expects ADDR:PORT (e.g. 127.0.0.1:9464), got '9464'"],

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { describeBpf, ROOT, sleep } from './helpers/env';
+import { describeBpf, ROOT, sleep, wasmtimeVenv } from './helpers/env';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const WORKLOADS = path.join(ROOT, 'test', 'scenarios', 'workloads');
@@ -174,4 +174,47 @@ describeBpf('watch --all-runtimes --format ndjson --output-dir', () => {
     for (const pid of exiting) expect(reports.get(pid)!.end_reason).toBe('target-exit');
     expect(reports.get(before.pid!)!.end_reason).toBe('interrupted');
   }, 180000);
+
+  it('follows wasmtime embedded in Python: running at start, and a program that loads it later', async () => {
+    const { python } = wasmtimeVenv();
+    const host = path.join(WORKLOADS, 'wasmtime-host.py');
+    const dir = path.join(tmp, 'reports-wasmtime');
+    fs.mkdirSync(dir);
+    const before = spawn(python, [host, 'loop', '500', '0'], { stdio: 'ignore' });
+    children.push(before);
+    // the library is mapped once the import is done: wait for it before the watch's one scan
+    await until('wasmtime loaded before the watch', () => {
+      try {
+        return /_libwasmtime\.so/.test(fs.readFileSync(`/proc/${before.pid}/maps`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+
+    const watcher = start(['watch', '--all-runtimes', '--format', 'ndjson', '--output-dir', dir]);
+    await until('the banner', () => /New runtimes\s+: from the kernel's exec events/.test(watcher.run.stderr));
+    // python3 is no runtime at its exec: found once it has loaded wasmtime's library
+    const later = spawn(python, [host, 'loop', '300', '12'], { stdio: 'ignore' });
+    children.push(later);
+    const verdictOf = (pid: number) => watcher.lines().find((l) => l.type === 'verdict' && l.pid === pid);
+    await until('the verdict of the host that exits', () => verdictOf(later.pid!) !== undefined);
+    watcher.run.p.kill('SIGTERM');
+    expect(await watcher.exited).toBe(0);
+
+    const lines = watcher.lines();
+    const found = new Map(lines.filter((l) => l.type === 'runtime').map((l) => [l.pid, [l.runtime, l.fields.found_by]]));
+    expect(found.get(before.pid!)).toEqual(['wasmtime', 'scan']);
+    expect(found.get(later.pid!)).toEqual(['wasmtime', 'library']);
+    expect(watcher.run.stderr).toMatch(new RegExp(`\\+ wasmtime\\[${later.pid}\\] loaded a runtime library: wasmtime 49\\.0\\.0 \\(Cranelift, [^)]*\\)\\) embedded in python3`));
+    const serious = lines.filter((l) => l.type === 'alert' && (l.level === 'HIGH' || l.level === 'CRITICAL') && (l.pid === before.pid || l.pid === later.pid));
+    expect(serious.map((l) => [l.pid, l.rule, l.evidence])).toEqual([]);
+    for (const pid of [before.pid!, later.pid!]) {
+      const report = JSON.parse(fs.readFileSync(verdictOf(pid)!.fields.report, 'utf8'));
+      expect([pid, report.verdict, report.target.runtime]).toEqual([
+        pid,
+        'CLEAN',
+        { name: 'wasmtime', engine: 'Cranelift', version: '49.0.0', jit: 'wx-strict', embedder: expect.stringMatching(/^python3/) },
+      ]);
+    }
+  }, 120000);
 });

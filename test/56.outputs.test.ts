@@ -101,7 +101,7 @@ describe('the line schema', () => {
       fields: {
         process: { pid: 4250 },
         description: 'a command interpreter was started',
-        runtime: { name: 'node', version: target.runtime.version, engine: 'V8' },
+        runtime: { name: 'node', version: target.runtime.version, engine: 'V8', embedder: null },
         target: { exe: '/usr/bin/node', cmdline: ['node', 'app.js'] },
       },
     });

@@ -31,7 +31,7 @@ describeBpf('verdicts through the CLI: one act every 2 s, attached after 1 s', (
 
   it('covers every act of the table and the benign runtimes beside them', () => {
     expect(acts.filter((s) => s.label === 'malicious')).toHaveLength(12);
-    expect(acts.filter((s) => s.label === 'benign').map((s) => s.name.split(':')[0])).toEqual(['deno', 'node', 'C']);
+    expect(acts.filter((s) => s.label === 'benign').map((s) => s.name.split(':')[0])).toEqual(['deno', 'node', 'C', 'wasmtime']);
   });
 
   it.each(acts.map((s) => [s.name, s] as const))('%s', async (_name, s) => {

@@ -558,7 +558,7 @@ function baseReport(): Report {
     started_at: new Date(0).toISOString(), ended_at: new Date(0).toISOString(), end_reason: 'timeout',
     target: {
       pid: 1, comm: 'x', exe: '/x', cmdline: [], launched: false, exit_code: null, exit_signal: null,
-      runtime: { name: 'unknown', engine: '', version: null, jit: 'unknown' }, user: { uid: 0, gid: 0, name: 'root', groups: [0] },
+      runtime: { name: 'unknown', engine: '', version: null, jit: 'unknown', embedder: null }, user: { uid: 0, gid: 0, name: 'root', groups: [0] },
     },
     children: [], connections: [], syscalls: { source: 'none', total: 0, top: [] }, events: { total: 0, by_kind: {} },
     drops: { total: 0, by_kind: {}, stash: 0, userspace: 0, malformed: 0 },
@@ -651,7 +651,7 @@ describe('what reaches the console and the report', () => {
     fc.assert(
       fc.property(fc.array(anyText, { maxLength: 4 }), anyText, anyText, anyText, fc.boolean(), (cmdline, exe, comm, msg, colour) => {
         const { view, out, err } = renderer(colour);
-        const runtime = { name: comm || 'x', engine: msg, version: exe, jit: 'rwx-mprotect' as const, modules: [] };
+        const runtime = { name: comm || 'x', engine: msg, version: exe, jit: 'rwx-mprotect' as const, modules: [], embedder: comm };
         // a user name comes from the user database, which a local admin (or NSS source) chooses
         const user = { uid: 1000, gid: 1000, name: comm, groups: [1000] };
         const info: MonitorInfo = { pid: 42, runtime, bpf: false, syscalls: null, bpfError: msg, comm, exe, cmdline, launched: false, user };

@@ -110,7 +110,7 @@ function base<T extends Line['type']>(type: T, t: LineTarget, time: number, outp
 }
 
 function runtimeFields(t: LineTarget): Record<string, unknown> {
-  return { name: t.runtime.name, version: t.runtime.version, engine: t.runtime.engine };
+  return { name: t.runtime.name, version: t.runtime.version, engine: t.runtime.engine, embedder: t.runtime.embedder ?? null };
 }
 
 export function alertLine(a: Alert, t: LineTarget): AlertLine {

@@ -75,7 +75,7 @@ export function watchRegistry(stats: () => WatchStats | null, outputs: MetricsOu
   gauge('wasmshark_runtimes_followed', 'Runtimes followed now, by runtime', ['runtime'], (g) => {
     for (const r of RUNTIME_LABELS) g.set({ runtime: r }, s().runtimes.followed[r] ?? 0);
   });
-  counter('wasmshark_runtimes_found_total', 'Runtimes found, by runtime and how (scan at start, exec, rescan, pid)', ['runtime', 'found_by'], (c) => {
+  counter('wasmshark_runtimes_found_total', 'Runtimes found, by runtime and how (scan at start, exec, rescan, pid, library)', ['runtime', 'found_by'], (c) => {
     for (const [key, n] of Object.entries(s().runtimes.found)) {
       const [runtime, foundBy] = key.split(' ');
       c.inc({ runtime: RUNTIME_LABELS.includes(runtime) ? runtime : 'unknown', found_by: foundBy }, n);

@@ -3,7 +3,7 @@
  * rules file applied last. Stateless apart from what the context answers.
  */
 import type { Finding } from '../alerts';
-import type { RuntimeEvent } from '../events';
+import type { ProcRwxEvent, RuntimeEvent } from '../events';
 import type { RulesConfig } from './config';
 import type { DropCounts } from '../probes';
 import { blindedRules } from './monitor';
@@ -32,6 +32,8 @@ export interface RuleContext extends ProcessContext, InjectionContext {
   kernelSawRegion(pid: number, start: number, end: number): boolean;
   /** Whether the file mapped at addr in pid is an ELF file; null when it cannot be read (unmapped already). */
   mappedElf(pid: number, addr: number): boolean | null;
+  /** Whether the RWX region at [start, end) of pid holds libffi closures (see isFfiClosurePage); absent: never. */
+  ffiClosurePage?(pid: number, region: ProcRwxEvent): boolean;
 }
 
 export class RuleSet {
@@ -71,7 +73,9 @@ export class RuleSet {
         return this.leveled(out ? outboundRules(out, this.config) : unixSocketRules(e, this.config));
       }
       case 'rwx-region':
-        return this.leveled(judgeRwxRegion(e, rwxRegionRules(e), ctx.runtime(e.pid), ctx.kernelSawRegion(e.pid, e.start, e.end)));
+        return this.leveled(
+          judgeRwxRegion(e, rwxRegionRules(e), ctx.runtime(e.pid), ctx.kernelSawRegion(e.pid, e.start, e.end), () => ctx.ffiClosurePage?.(e.pid, e) ?? false),
+        );
       case 'env':
         return this.leveled(this.secrets.envRules(e));
       case 'file':

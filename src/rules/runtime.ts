@@ -1,28 +1,27 @@
 /**
  * Runtime-aware judgement of memory events. A runtime's own, known JIT
- * pattern issued from its own code is expected (INFO, not scored); the same
- * operation from any other code is CRITICAL; a syscall from anonymous
- * executable memory is CRITICAL in every runtime.
+ * pattern (src/runtime/registry.ts) issued from its own code is expected
+ * (INFO, not scored); the same operation from any other code is CRITICAL; a
+ * syscall from anonymous executable memory is CRITICAL in every runtime.
+ * libffi's closure pages are expected in any process (src/runtime/codegen.ts).
  */
 import type { Finding } from '../alerts';
 import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type OpenEvent, type ProcRwxEvent } from '../events';
 import { describeSite, type CallSite } from '../runtime/callsite';
-import type { JitModel, RuntimeInfo } from '../runtime/identify';
+import { isFfiClosureMmap } from '../runtime/codegen';
+import type { RuntimeInfo } from '../runtime/identify';
+import { runtimeEntry, type CodeOp } from '../runtime/registry';
 import { syscallName } from '../syscalls';
 import { globToRegExp } from './config';
 import { fileName } from './fileless';
 import { hex } from './format';
 
-type Op = 'rwx-map' | 'rwx-protect' | 'rx-protect';
+type Op = CodeOp;
 
-/** What each JIT model does to make code, when its own code does it. */
-const EXPECTED: Record<JitModel, readonly Op[]> = {
-  'rwx-mprotect': ['rwx-protect', 'rx-protect'],
-  'rwx-mmap': ['rwx-map'],
-  'wx-strict': ['rx-protect'],
-  none: [],
-  unknown: [],
-};
+/** What the runtime does to make code, when its own code does it (nothing for a program not in the registry). */
+function expected(runtime: RuntimeInfo): readonly Op[] {
+  return runtimeEntry(runtime.name)?.expected ?? [];
+}
 
 function opOf(e: MmapEvent | MprotectEvent): Op | null {
   const wx = (e.prot & PROT_WRITE) !== 0 && (e.prot & PROT_EXEC) !== 0;
@@ -46,19 +45,26 @@ export function judgeMemory(
   site: () => CallSite,
 ): Finding[] {
   const op = opOf(e);
-  if (!op || !e.ok || !runtime) return findings;
-  if (!EXPECTED[runtime.jit].includes(op)) {
+  if (!op || !e.ok) return findings;
+  const start = e.kind === 'mmap' ? e.result : e.addr;
+  const evidenceAt = (from: CallSite) => `prot=${e.prot} addr=${hex(start)} len=${e.length} site=${describeSite(from)} pid=${e.pid} tid=${e.tid}`;
+  if (e.kind === 'mmap' && op === 'rwx-map') {
+    const from = site();
+    if (isFfiClosureMmap(e, from)) return [ffiClosure(e.pid, `libffi's closure allocator (${from.path}) mapped a page for callback trampolines`, evidenceAt(from), start, start + e.length)];
+  }
+  if (!runtime) return findings;
+  if (!expected(runtime).includes(op)) {
     if (runtime.jit === 'wx-strict' && op !== 'rx-protect') {
       for (const f of findings) f.description = `${runtime.name} is strictly W^X and never makes W+X memory: ${f.description}`;
     }
     return findings;
   }
   const from = site();
-  const start = e.kind === 'mmap' ? e.result : e.addr;
-  const evidence = `prot=${e.prot} addr=${hex(start)} len=${e.length} site=${describeSite(from)} pid=${e.pid} tid=${e.tid}`;
+  const evidence = evidenceAt(from);
   if (from.kind === 'file' && runtime.modules.includes(from.path)) {
     const made = op === 'rx-protect' ? 'executable' : 'W+X';
-    return [jitExpected(runtime, e.pid, `${runtime.name}'s JIT made its code memory ${made} from its own code`, evidence, start, start + e.length)];
+    const embedded = runtime.embedder ? ` (embedded in ${runtime.embedder})` : '';
+    return [jitExpected(runtime, e.pid, `${runtime.name}'s JIT${embedded} made its code memory ${made} from its own code`, evidence, start, start + e.length)];
   }
   return [
     {
@@ -96,8 +102,18 @@ export function anonSyscallRules(e: AnonSyscallEvent): Finding[] {
  * code memory, an anonymous RWX region is its code space (made before
  * monitoring began, or seen without eBPF); anywhere else it is CRITICAL.
  */
-export function judgeRwxRegion(e: ProcRwxEvent, findings: Finding[], runtime: RuntimeInfo | null, kernelKnown: boolean): Finding[] {
+export function judgeRwxRegion(
+  e: ProcRwxEvent,
+  findings: Finding[],
+  runtime: RuntimeInfo | null,
+  kernelKnown: boolean,
+  ffiClosurePage: () => boolean = () => false,
+): Finding[] {
   if (kernelKnown) return [];
+  if (ffiClosurePage()) {
+    const evidence = `${hex(e.start)}-${hex(e.end)} ${e.perms} size=${e.end - e.start} pid=${e.pid}`;
+    return [ffiClosure(e.pid, 'an anonymous RWX page holding libffi closure trampolines into libffi, as its allocator makes; /proc alone cannot tell who made it', evidence, e.start, e.end)];
+  }
   const rwxJit = runtime && (runtime.jit === 'rwx-mprotect' || runtime.jit === 'rwx-mmap');
   // anonymous memory: unnamed, named by prctl ([anon:...]), or next to the brk heap, which the
   // kernel then calls [heap] (workerd's 512 MiB code range lands there under some layouts)
@@ -134,6 +150,21 @@ export function judgeOpen(e: OpenEvent, findings: Finding[], runtime: RuntimeInf
           pid: f.pid,
         },
   );
+}
+
+/** A libffi closure page: recorded, not scored. */
+function ffiClosure(pid: number, description: string, evidence: string, start: number, end: number): Finding {
+  return {
+    rule: 'memory.ffi-closure',
+    key: `${pid}`,
+    level: 'INFO',
+    category: 'MEMORY',
+    title: 'Expected: libffi closure trampolines (a callback handed to C)',
+    description,
+    evidence,
+    pid,
+    jitRange: { start, end },
+  };
 }
 
 /** The runtime's own JIT memory: recorded, not scored. */

@@ -24,6 +24,8 @@ export interface CallSite {
   path: string;
   /** The address that decided it (the syscall ip or a return address). */
   address: number;
+  /** For kind 'file': where that address is in the file (to read the instruction there). */
+  offset?: number;
 }
 
 interface Cached {
@@ -97,17 +99,21 @@ export class MapsCache {
     const at = this.find(pid, ip);
     if (!at) return { kind: 'unknown', path: '', address: ip };
     if (!at.path.startsWith('/') && at.path !== '[vdso]') return { kind: 'anonymous', path: '', address: ip };
-    if (!LIBC.test(at.path)) return { kind: 'file', path: at.path, address: ip };
+    if (!LIBC.test(at.path)) return { kind: 'file', path: at.path, address: ip, offset: fileOffset(at, ip) };
     // In libc's wrapper: the caller's return address is among the first stack words.
     for (const word of stack) {
       if (word < 0x1000 || word > 0x7fffffffffff) continue;
       const m = this.find(pid, word);
       if (!m || m.perms[2] !== 'x') continue;
       if (!m.path.startsWith('/')) return { kind: 'anonymous', path: '', address: word };
-      if (!LIBC.test(m.path)) return { kind: 'file', path: m.path, address: word };
+      if (!LIBC.test(m.path)) return { kind: 'file', path: m.path, address: word, offset: fileOffset(m, word) };
     }
-    return { kind: 'file', path: at.path, address: ip };
+    return { kind: 'file', path: at.path, address: ip, offset: fileOffset(at, ip) };
   }
+}
+
+function fileOffset(m: MapEntry, addr: number): number {
+  return m.offset + (addr - m.start);
 }
 
 function search(maps: MapEntry[], addr: number): MapEntry | null {

@@ -7,6 +7,7 @@ import { parseMaps } from '../proc/parse';
 import { listPids, MAPS_BYTES, readBounded, readLinkOr } from '../proc/read';
 import { readStat } from '../proc/stat';
 import { identifyRuntime, KNOWN_RUNTIMES, type RuntimeInfo } from './identify';
+import { runtimeEntry } from './registry';
 
 /** Which runtimes to follow: by name, or every one wasmshark knows. */
 export class RuntimeSelection {
@@ -25,6 +26,11 @@ export class RuntimeSelection {
 
   get empty(): boolean {
     return this.names.size === 0;
+  }
+
+  /** Whether a runtime it wants can be embedded in another program as a library. */
+  get embeddable(): boolean {
+    return [...this.names].some((n) => (runtimeEntry(n)?.libraries.length ?? 0) > 0);
   }
 
   describe(): string {
@@ -103,5 +109,52 @@ export class Rescan {
       if (exe && this.seen.get(pid) !== exe) onNew(pid, exe);
     }
     this.seen = now;
+  }
+}
+
+/** VmLib of /proc/PID/status in kB (the code of the libraries it has mapped), or null if unreadable. */
+function libraryCodeKb(pid: number): number | null {
+  try {
+    const m = /\nVmLib:\s+(\d+) kB/.exec(readBounded(`/proc/${pid}/status`, 8192).toString('latin1'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runtimes loaded as a library by a program that is already running (Python
+ * importing wasmtime, a Go or C host opening libwasmtime): its exec said
+ * nothing, and the kernel reports mappings only of processes followed. Each
+ * pass reads /proc/PID/status of every process, and its maps only when the
+ * size of its library code has changed since the last pass: a new library.
+ */
+export class LibraryScan {
+  private libKb = new Map<number, number>();
+
+  /** Remembers the host as it is now (what runs now was judged by the scan at start). */
+  prime(skip: (pid: number) => boolean): void {
+    this.pass(skip, () => undefined);
+  }
+
+  pass(skip: (pid: number) => boolean, onLoaded: (pid: number, exe: string, runtime: RuntimeInfo) => void): void {
+    const now = new Map<number, number>();
+    for (const pid of listPids('/proc', MAX_PROCESSES)) {
+      const kb = libraryCodeKb(pid);
+      if (kb === null) continue; // a kernel thread, gone, or not ours to read
+      now.set(pid, kb);
+      const before = this.libKb.get(pid);
+      if (before === kb || skip(pid)) continue;
+      const exe = readLinkOr(`/proc/${pid}/exe`, '');
+      if (!exe || identifyRuntime(exe).name !== 'unknown') continue; // a runtime by its executable is found by its exec
+      try {
+        const maps = parseMaps(readBounded(`/proc/${pid}/maps`, MAPS_BYTES).toString('utf8'), MAX_MAP_ENTRIES);
+        const runtime = identifyRuntime(exe, maps);
+        if (runtime.embedder) onLoaded(pid, exe, runtime);
+      } catch {
+        // gone
+      }
+    }
+    this.libKb = now;
   }
 }

@@ -7,19 +7,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { MapEntry } from '../proc/parse';
+import { libraryEntry, RUNTIMES, type JitModel, type RuntimeEntry } from './registry';
 
-/**
- * How the runtime's own code legitimately makes code memory:
- * - rwx-mprotect: V8 (Node, workerd, Deno) mprotects its code space to RWX (or RX);
- * - rwx-mmap: JavaScriptCore (Bun) maps one RWX region for its JIT;
- * - wx-strict: Cranelift/LLVM/wazero compilers write code, then flip it to R+X, never W+X;
- * - none: an interpreter or AOT runtime that makes no code at run time;
- * - unknown: not a runtime wasmshark knows: nothing is expected.
- */
-export type JitModel = 'rwx-mprotect' | 'rwx-mmap' | 'wx-strict' | 'none' | 'unknown';
+export type { JitModel } from './registry';
 
 export interface RuntimeInfo {
-  /** node, bun, workerd, deno, wasmtime, wasmer, wasmedge, iwasm, wazero, go, or unknown. */
+  /** A registry name (see RUNTIMES), go (a Go program without a runtime), or unknown. */
   name: string;
   /** The engine that compiles code: V8, JavaScriptCore, Cranelift, ... ('' if none). */
   engine: string;
@@ -27,47 +20,9 @@ export interface RuntimeInfo {
   jit: JitModel;
   /** Files whose code is the runtime's own (its executable or embedded runtime library). */
   modules: string[];
+  /** The program it is embedded in (its executable's name), when it is a library in another program. */
+  embedder?: string;
 }
-
-interface Known {
-  name: string;
-  engine: string;
-  jit: JitModel;
-  /** Reads the version from the binary's bytes: [literal to find, pattern applied after it]. */
-  version?: [string, RegExp];
-}
-
-/** By executable name. */
-const EXECUTABLES: Record<string, Known> = {
-  node: { name: 'node', engine: 'V8', jit: 'rwx-mprotect', version: ['/download/release/v', /^(\d+\.\d+\.\d+)\//] },
-  nodejs: { name: 'node', engine: 'V8', jit: 'rwx-mprotect', version: ['/download/release/v', /^(\d+\.\d+\.\d+)\//] },
-  bun: { name: 'bun', engine: 'JavaScriptCore', jit: 'rwx-mmap', version: ['Bun v', /^(\d+\.\d+\.\d+)/] },
-  workerd: { name: 'workerd', engine: 'V8', jit: 'rwx-mprotect' },
-  // Deno compiles in its user agent in both release forms, "Deno/2.9.6" and "Deno/2.9.6+<commit>"; only the
-  // second is unmistakable (a bundled exporter's "…-Deno/0.80.0" comes earlier in the binary)
-  deno: { name: 'deno', engine: 'V8', jit: 'rwx-mprotect', version: ['Deno/', /^(\d+\.\d+\.\d+)\+[0-9a-f]{7,40}/] },
-  wasmtime: { name: 'wasmtime', engine: 'Cranelift', jit: 'wx-strict', version: ['wasmtime ', /^(\d+\.\d+\.\d+)/] },
-  wasmer: { name: 'wasmer', engine: 'Cranelift/LLVM/Singlepass', jit: 'wx-strict', version: ['wasmer ', /^(\d+\.\d+\.\d+)/] },
-  wasmedge: { name: 'wasmedge', engine: 'WasmEdge', jit: 'wx-strict' },
-  iwasm: { name: 'iwasm', engine: 'WAMR', jit: 'unknown' },
-};
-
-/** By an embedded runtime library mapped into another program. */
-const LIBRARIES: Array<[RegExp, Known]> = [
-  [/^libnode\.so/, EXECUTABLES.node],
-  [/^libwasmtime\.so/, EXECUTABLES.wasmtime],
-  [/^libwasmer\.so/, EXECUTABLES.wasmer],
-  [/^libwasmedge\.so/, EXECUTABLES.wasmedge],
-  [/^lib(iwasm|vmlib)\.so/, EXECUTABLES.iwasm],
-];
-
-/** Go modules that embed a WebAssembly runtime. */
-const GO_RUNTIMES: Array<[string, Known]> = [
-  ['github.com/tetratelabs/wazero', { name: 'wazero', engine: 'wazero', jit: 'wx-strict' }],
-  ['github.com/bytecodealliance/wasmtime-go', EXECUTABLES.wasmtime],
-  ['github.com/wasmerio/wasmer-go', EXECUTABLES.wasmer],
-  ['github.com/second-state/WasmEdge-go', EXECUTABLES.wasmedge],
-];
 
 const SCAN_LIMIT = 96 << 20;
 const CHUNK = 4 << 20;
@@ -177,11 +132,11 @@ export function readGoBuildInfo(file: string): { go: string; deps: Map<string, s
 }
 
 /** Every runtime name identifyRuntime() can give, besides 'go' (a Go program without one) and 'unknown'. */
-export const KNOWN_RUNTIMES: readonly string[] = Object.freeze(['node', 'deno', 'bun', 'workerd', 'wasmtime', 'wasmer', 'wasmedge', 'iwasm', 'wazero']);
+export const KNOWN_RUNTIMES: readonly string[] = Object.freeze(RUNTIMES.map((r) => r.name));
 
 /**
- * Results per executable file. Bounded: a host that builds and runs new
- * binaries all day (a CI runner under the watch) must not grow it forever.
+ * Results per executable or library file. Bounded: a host that builds and
+ * runs new binaries all day (a CI runner under the watch) must not grow it forever.
  */
 const cache = new Map<string, RuntimeInfo>();
 const CACHE_ENTRIES = 4096;
@@ -191,43 +146,58 @@ function remember(key: string, info: RuntimeInfo): void {
   cache.set(key, info);
 }
 
-function cacheKey(exe: string): string {
+function cacheKey(file: string): string {
   try {
-    const st = fs.statSync(exe);
+    const st = fs.statSync(file);
     return `${st.dev}:${st.ino}:${st.mtimeMs}`;
   } catch {
-    return exe;
+    return file;
   }
 }
 
-function fromKnown(k: Known, file: string, modules: string[]): RuntimeInfo {
-  const version = packageVersion(file) ?? (k.version ? scanVersion(file, k.version[0], k.version[1]) : null);
-  return { name: k.name, engine: k.engine, version, jit: k.jit, modules };
+/** The entry's version, from an npm package the file came in, or from the file's bytes. */
+function readVersion(k: RuntimeEntry, file: string): string | null {
+  const fromPackage = packageVersion(file);
+  if (fromPackage) return fromPackage;
+  for (const [literal, after] of k.version) {
+    const v = scanVersion(file, literal, after);
+    if (v) return v;
+  }
+  return null;
+}
+
+/** What a runtime file is, identified once per file (its version read once). */
+function fromEntry(k: RuntimeEntry, file: string): RuntimeInfo {
+  const key = `${k.name}:${cacheKey(file)}`;
+  let info = cache.get(key);
+  if (!info) {
+    info = Object.freeze({ name: k.name, engine: k.engine, version: readVersion(k, file), jit: k.jit, modules: [file] });
+    remember(key, info);
+  }
+  return info;
 }
 
 const UNKNOWN: RuntimeInfo = Object.freeze({ name: 'unknown', engine: '', version: null, jit: 'unknown', modules: [] });
 
+/** The runtime an executable is by its name alone (no file is read): for the host's every exec. */
+export function entryByExecutable(exe: string): RuntimeEntry | undefined {
+  const base = path.basename(exe.replace(/ \(deleted\)$/, ''));
+  return RUNTIMES.find((r) => r.executables.includes(base));
+}
+
 /**
  * Identifies the runtime from its executable path (/proc/PID/exe) and its
- * mappings. Results are cached per executable file.
+ * mappings: a runtime's own executable, else a runtime library mapped into
+ * another program (the embedder), else a Go program's build information.
  */
 export function identifyRuntime(exe: string, maps: MapEntry[] = []): RuntimeInfo {
   const exePath = exe.replace(/ \(deleted\)$/, '');
-  const base = path.basename(exePath);
-  const known = EXECUTABLES[base];
-  if (known) {
-    const key = cacheKey(exePath);
-    let info = cache.get(key);
-    if (!info) {
-      info = fromKnown(known, exePath, [exePath]);
-      remember(key, info);
-    }
-    return info;
-  }
+  const known = entryByExecutable(exePath);
+  if (known) return fromEntry(known, exePath);
   for (const m of maps) {
-    if (!m.path.startsWith('/')) continue;
-    const lib = path.basename(m.path);
-    for (const [re, k] of LIBRARIES) if (re.test(lib)) return fromKnown(k, m.path, [m.path]);
+    if (!m.path.startsWith('/') || m.perms[2] !== 'x') continue;
+    const k = libraryEntry(path.basename(m.path));
+    if (k) return { ...fromEntry(k, m.path), embedder: path.basename(exePath) || 'an unknown program' };
   }
   const key = `go:${cacheKey(exePath)}`;
   let info = cache.get(key);
@@ -235,9 +205,9 @@ export function identifyRuntime(exe: string, maps: MapEntry[] = []): RuntimeInfo
     const go = exePath ? readGoBuildInfo(exePath) : null;
     info = UNKNOWN;
     if (go) {
-      const hit = GO_RUNTIMES.find(([mod]) => go.deps.has(mod));
+      const hit = RUNTIMES.map((r) => [r, r.goModules.find((mod) => go.deps.has(mod))] as const).find(([, mod]) => mod);
       info = hit
-        ? { name: hit[1].name, engine: hit[1].engine, version: go.deps.get(hit[0]) || null, jit: hit[1].jit, modules: [exePath] }
+        ? { name: hit[0].name, engine: hit[0].engine, version: go.deps.get(hit[1]!) || null, jit: hit[0].jit, modules: [exePath] }
         : { name: 'go', engine: '', version: go.go.replace(/^go/, ''), jit: 'none', modules: [exePath] };
     }
     remember(key, info);
@@ -245,7 +215,10 @@ export function identifyRuntime(exe: string, maps: MapEntry[] = []): RuntimeInfo
   return info;
 }
 
-/** One line for the banner: "node 20.20.2 (V8, JIT: RWX code space via mprotect)". */
+/**
+ * One line for the banner: "node 20.20.2 (V8, JIT: RWX code space via mprotect)",
+ * "wasmtime 49.0.0 (Cranelift, JIT: strictly W^X (write, then R+X)) embedded in python3.11".
+ */
 export function describeRuntime(r: RuntimeInfo): string {
   if (r.name === 'unknown') return 'not a known WebAssembly runtime';
   const jit: Record<JitModel, string> = {
@@ -255,5 +228,6 @@ export function describeRuntime(r: RuntimeInfo): string {
     none: 'no run-time code generation',
     unknown: 'JIT model not known',
   };
-  return `${r.name}${r.version ? ` ${r.version}` : ''} (${r.engine ? `${r.engine}, ` : ''}${jit[r.jit]})`;
+  const embedded = r.embedder ? ` embedded in ${r.embedder}` : '';
+  return `${r.name}${r.version ? ` ${r.version}` : ''} (${r.engine ? `${r.engine}, ` : ''}${jit[r.jit]})${embedded}`;
 }

@@ -98,3 +98,33 @@ export function withoutSudo(env: NodeJS.ProcessEnv = process.env): NodeJS.Proces
   const { SUDO_UID: _uid, SUDO_GID: _gid, SUDO_USER: _user, SUDO_COMMAND: _command, ...rest } = env;
   return rest;
 }
+
+/** What the wasmtime venv holds: pinned, the version whose behaviour the tests and the README describe. */
+const WASMTIME_REQUIREMENT = 'wasmtime==49.0.0';
+
+/**
+ * A Python venv with wasmtime installed by pip (test/.build/wasmtime-venv-HASH),
+ * made once per requirement and Python; returns its python and the wheel's
+ * C API library. Debian's python3 (with python3-venv, see scripts/setup.sh).
+ */
+export function wasmtimeVenv(): { python: string; library: string } {
+  const base = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const hash = crypto.createHash('sha256').update(`${WASMTIME_REQUIREMENT}\n${fs.realpathSync(base)}`).digest('hex').slice(0, 12);
+  const dir = path.join(BUILD_DIR, `wasmtime-venv-${hash}`);
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    // made aside and renamed: test files running at once must not see a half-made venv
+    const tmp = `${dir}.${process.pid}.tmp`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    execFileSync(base, ['-m', 'venv', tmp], { stdio: 'inherit' });
+    execFileSync(path.join(tmp, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', WASMTIME_REQUIREMENT], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      fs.renameSync(tmp, dir);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another made it first
+    }
+  }
+  const lib = path.join(dir, 'lib');
+  const site = fs.readdirSync(lib).find((d) => d.startsWith('python3'));
+  return { python: path.join(dir, 'bin', 'python'), library: path.join(lib, site ?? 'python3', 'site-packages', 'wasmtime', 'linux-x86_64', '_libwasmtime.so') };
+}

@@ -3,7 +3,7 @@
  * runtimes from node_modules, and the C fixtures, compiled on first use.
  */
 import * as path from 'path';
-import { buildFixture, ROOT, trigger } from './env';
+import { buildFixture, ROOT, trigger, wasmtimeVenv } from './env';
 
 const nodeInclude = path.join(path.dirname(process.execPath), '..', 'include', 'node');
 
@@ -20,6 +20,18 @@ export const scenarioPaths = {
   },
   get payload() {
     return buildFixture('test/fixtures/payload.c', ['-shared', '-fPIC']);
+  },
+  /** Python with wasmtime from pip, in a venv of the tests' own. */
+  get wasmtimePython() {
+    return wasmtimeVenv().python;
+  },
+  /** The wasmtime C API library that pip wheel carries. */
+  get libwasmtime() {
+    return wasmtimeVenv().library;
+  },
+  /** A C program driving that library through its C API (test/fixtures/wasmtime-host.c). */
+  get wasmtimeHost() {
+    return buildFixture('wasmtime-host', ['-ldl']);
   },
 };
 

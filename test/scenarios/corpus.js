@@ -12,7 +12,9 @@
  *
  * `paths` gives the programs: node, bun, workerd, deno, trigger
  * (test/fixtures/trigger.c), evilAddon (workloads/evil-addon.c built as a
- * Node addon), payload (test/fixtures/payload.c built as a shared library).
+ * Node addon), payload (test/fixtures/payload.c built as a shared library),
+ * wasmtimePython (a venv's python with wasmtime from pip), libwasmtime (the
+ * C API library of that wheel), wasmtimeHost (test/fixtures/wasmtime-host.c).
  * `$SECRET` in a command is a credential file the runner makes for the
  * scenario. `evidence` maps a required rule to what its evidence must say
  * (the file or the process it names).
@@ -34,6 +36,8 @@ function corpus(paths) {
   const act = (over) => ({ cli: true, attachAfterMs: 1000, timeout: CLI_TIMEOUT, ...over });
   const every = (...args) => [paths.trigger, '--every', '2000', ...args];
   const deno = (...args) => ({ command: [paths.deno, 'run', '--no-prompt', ...args], env: DENO_ENV });
+  // a plugin host embedding wasmtime in Python: MODE, a new module compiled every EVERY ms, ROUNDS (0: forever)
+  const pyHost = (mode, every, rounds) => ({ command: [paths.wasmtimePython, W('wasmtime-host.py'), mode, String(every), String(rounds)] });
   return [
     benign({ name: 'node: WASM workload, launched', command: [paths.node, W('wasm-loop.js'), '1500'] }),
     benign({ name: 'node: WASM workload, attached after warm-up', command: [paths.node, W('wasm-loop.js'), '4000'], attachAfterMs: 1500 }),
@@ -44,6 +48,9 @@ function corpus(paths) {
     benign({ name: 'deno: WASM workload, launched', ...deno(W('deno-wasm.mjs'), 'loop', '1500') }),
     benign({ name: 'deno: WASM workload, attached after warm-up', ...deno(W('deno-wasm.mjs'), 'loop', '4000'), attachAfterMs: 1500 }),
     benign({ name: 'C: syscall-heavy program (mmap/munmap loop)', command: [paths.trigger, 'churn', '1000000'] }),
+    benign({ name: 'wasmtime: Python plugin host compiling a module every 300 ms, launched', ...pyHost('loop', 300, 6) }),
+    benign({ name: 'wasmtime: Python plugin host, attached after warm-up', ...pyHost('loop', 300, 12), attachAfterMs: 1500 }),
+    benign({ name: 'wasmtime: C host through the C API (no Python, no libffi), launched', command: [paths.wasmtimeHost, paths.libwasmtime, '200', '8'] }),
 
     malicious({ name: 'C: W+X shellcode staging, main thread', command: [paths.trigger, 'wx', '1'], verdict: 'MALICIOUS', required: ['memory.wx-mmap'] }),
     malicious({ name: 'C: W+X shellcode staging, second thread', command: [paths.trigger, 'wx-thread'], verdict: 'MALICIOUS', required: ['memory.wx-mmap'] }),
@@ -84,6 +91,21 @@ function corpus(paths) {
       ...deno('--allow-run=/bin/sh', W('deno-wasm.mjs'), 'shell', '1500'),
       verdict: 'MALICIOUS',
       required: ['process.shell'],
+    }),
+    malicious({
+      name: 'wasmtime: a host import of a Python plugin host starts a shell',
+      ...pyHost('shell', 300, 3),
+      verdict: 'MALICIOUS',
+      required: ['process.shell'],
+      evidence: { 'process.shell': /image=\/bin\/sh / },
+    }),
+    malicious({
+      // libffi's own closure page in the same process stays INFO: the excuse is its closure allocator's, not ctypes'
+      name: 'wasmtime: the Python host maps W+X memory through ctypes',
+      ...pyHost('wx', 300, 3),
+      verdict: 'MALICIOUS',
+      required: ['memory.wx-mmap', 'memory.ffi-closure'],
+      evidence: { 'memory.wx-mmap': /^prot=7 addr=0x[0-9a-f]+ len=65536 flags=MAP_PRIVATE\|MAP_ANONYMOUS /, 'memory.ffi-closure': /site=\S*\/libffi\.so/ },
     }),
     // the ways around W+X: no W+X mapping, no mprotect (each of these starts a child, itself an alert: not one act)
     malicious({
@@ -127,6 +149,8 @@ function corpus(paths) {
     act(benign({ name: 'deno: WASM workload, attached (CLI)', ...deno(W('deno-wasm.mjs'), 'loop', '0') })),
     act(benign({ name: 'node: WASM workload, attached (CLI)', command: [paths.node, W('wasm-loop.js'), '60000'] })),
     act(benign({ name: 'C: syscall-heavy loop, attached (CLI)', command: [paths.trigger, '--every', '10', 'churn', '1000000'] })),
+    // its libffi closure page is in /proc when monitoring starts
+    act(benign({ name: 'wasmtime: Python plugin host compiling a module every 2 s, attached (CLI)', ...pyHost('loop', 2000, 0) })),
     act(malicious({ name: 'C: executes a payload from a memfd (fexecve), every 2 s (CLI)', command: every('memfd-exec'), verdict: 'MALICIOUS', required: ['process.fileless'] })),
     act(malicious({
       name: 'deno: Deno.Command runs /bin/sh -c true, every 2 s (CLI)',
