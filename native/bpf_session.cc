@@ -93,36 +93,48 @@ std::string ErrnoText(int err) {
 
 bool StartsWith(const std::string& s, const char* prefix) { return s.compare(0, strlen(prefix), prefix) == 0; }
 
-// Why the verifier refused a program, from the load log libbpf printed:
-// "prog 'NAME': -- BEGIN PROG LOAD LOG --\n...\nREASON\nprocessed ...\n-- END PROG LOAD LOG --".
-// Returns "" when no program's log was printed (not a verifier refusal).
-std::string VerifierRefusal() {
+// The verifier's reason in a load log: its last line that is not one of the
+// statistics the verifier ends with.
+std::string RefusalReason(const std::string& log) {
+  std::string reason;
+  size_t pos = 0;
+  while (pos < log.size()) {
+    size_t eol = log.find('\n', pos);
+    if (eol == std::string::npos) eol = log.size();
+    std::string l = log.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (l.empty() || StartsWith(l, "processed ") || StartsWith(l, "verification time") ||
+        StartsWith(l, "stack depth") || StartsWith(l, "-- END") || StartsWith(l, "..."))
+      continue;
+    reason = l;
+  }
+  return reason.empty() ? "no reason given" : reason;
+}
+
+// The program libbpf said it failed to load ("prog 'NAME': BPF program load
+// failed"), and its load log when libbpf printed one (it does unless the
+// program had a log buffer of ours).
+bool FailedProgram(std::string* name, std::string* log) {
+  static const char kFailed[] = "': BPF program load failed";
   static const char kBegin[] = "-- BEGIN PROG LOAD LOG --";
   std::lock_guard<std::mutex> lock(log_mu);
-  for (auto line = log_lines.rbegin(); line != log_lines.rend(); ++line) {
-    const std::string& text = line->text;
-    size_t begin = text.find(kBegin);
-    if (begin == std::string::npos) continue;
-    std::string prog = "?";
-    size_t q1 = text.find('\''), q2 = q1 == std::string::npos ? q1 : text.find('\'', q1 + 1);
-    if (q2 != std::string::npos && q2 < begin) prog = text.substr(q1 + 1, q2 - q1 - 1);
-    // the body's last line that is not one of the verifier's statistics
-    std::string reason;
-    size_t pos = begin + sizeof(kBegin) - 1;
-    while (pos < text.size()) {
-      size_t eol = text.find('\n', pos);
-      if (eol == std::string::npos) eol = text.size();
-      std::string l = text.substr(pos, eol - pos);
-      pos = eol + 1;
-      if (l.empty() || StartsWith(l, "processed ") || StartsWith(l, "verification time") ||
-          StartsWith(l, "stack depth") || StartsWith(l, "-- END") || StartsWith(l, "..."))
-        continue;
-      reason = l;
+  bool found = false;
+  for (const LogLine& line : log_lines) {
+    const std::string& text = line.text;
+    size_t q = text.find("prog '");
+    if (q == std::string::npos) continue;
+    size_t end = text.find('\'', q + 6);
+    if (end == std::string::npos) continue;
+    if (text.compare(end, sizeof(kFailed) - 1, kFailed) == 0) {
+      *name = text.substr(q + 6, end - q - 6);
+      log->clear();
+      found = true;
+    } else if (found && text.substr(q + 6, end - q - 6) == *name) {
+      size_t begin = text.find(kBegin);
+      if (begin != std::string::npos) *log = text.substr(begin + sizeof(kBegin) - 1);
     }
-    if (reason.empty()) reason = "no reason given";
-    return "the kernel's verifier refused program " + prog + ": " + reason;
   }
-  return "";
+  return found;
 }
 
 // Whether int 0x80 makes a syscall in a 64-bit process here (IA-32 emulation
@@ -310,8 +322,17 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
 
   if ((err = bpf_object__load(obj_))) {
     err = -err;
-    std::string refusal = VerifierRefusal();
-    throw BpfError(refusal.empty() ? "cannot load BPF programs: " + ErrnoText(err) : refusal, err);
+    std::string name, log;
+    if (!FailedProgram(&name, &log) || err == EPERM) throw BpfError("cannot load BPF programs: " + ErrnoText(err), err);
+    if (options.verifier_stats) {
+      size_t i = 0;
+      bpf_object__for_each_program(prog, obj_) {
+        if (!bpf_program__autoload(prog)) continue;
+        if (i < verifier_logs_.size() && name == bpf_program__name(prog)) log = verifier_logs_[i].data();
+        i++;
+      }
+    }
+    throw BpfError("the kernel's verifier refused program " + name + ": " + RefusalReason(log), err);
   }
   if (options.verifier_stats) ReadVerifierStats();
 
