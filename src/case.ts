@@ -8,7 +8,7 @@
  */
 import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
-import { assessCoverage } from './coverage';
+import { assessCoverage, type KernelFacts } from './coverage';
 import * as path from 'path';
 import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent } from './events';
 import type { DropCounts, SyscallHooks } from './probes';
@@ -81,6 +81,7 @@ export interface SessionFacts {
   /** The syscall hooks in use and the programs attached (for the report's coverage). */
   syscallMode: SyscallHooks | null;
   hooks: string[];
+  kernel: KernelFacts | null;
   pollIntervalMs: number;
 }
 
@@ -456,6 +457,7 @@ export class Case {
         bpf: facts.bpf,
         bpfError: facts.bpfError,
         syscallMode: facts.syscallMode,
+        kernel: facts.kernel,
         hooks: facts.hooks,
         launched: this.target.launched,
         drops,

@@ -22,6 +22,18 @@ export interface Coverage {
   blind_to: string[];
   /** Events lost (as in drops.total). */
   drops: number;
+  /** The kernel the probes ran on, and which build of them it could load (null without eBPF). */
+  kernel: { release: string; bpf_object: 'full' | 'legacy'; int80: 'hooked' | 'not hooked' | 'not a syscall' } | null;
+}
+
+/** What the loader found out about the kernel (Probes.hooks). */
+export interface KernelFacts {
+  release: string;
+  object: 'full' | 'legacy';
+  /** int 0x80 makes a syscall in a 64-bit process here. */
+  ia32: boolean;
+  /** ... and those syscalls are hooked. */
+  compat: boolean;
 }
 
 export interface CoverageInput {
@@ -30,6 +42,7 @@ export interface CoverageInput {
   bpfError: string | null;
   /** The syscall hooks in use (null without eBPF). */
   syscallMode: SyscallHooks | null;
+  kernel: KernelFacts | null;
   hooks: string[];
   launched: boolean;
   drops: DropCounts | null;
@@ -61,11 +74,13 @@ export function assessCoverage(input: CoverageInput): Coverage {
         : 'the hooked syscalls made from anonymous executable memory (kernel)',
       'every process and thread created, followed before it first runs (kernel)',
     );
+    if (input.kernel?.compat) sees.push('syscalls made through the 32-bit ABI (int 0x80), judged as their 64-bit twins (kernel)');
     blind.push(
       'operations submitted through io_uring (only io_uring_setup is seen)',
-      'syscalls made through the 32-bit ABI (int 0x80) after the first',
       'writes through a /proc/PID/mem fd or a shared mapping opened before monitoring (only opens and mappings are seen)',
     );
+    if (input.kernel?.ia32 && !input.kernel.compat) blind.push('syscalls made through the 32-bit ABI (int 0x80): this kernel runs them and they were not hooked');
+    if (input.kernel?.object === 'legacy') blind.push(`paths deeper than 32 directories, cut to their last part (Linux ${input.kernel.release} has no bpf_loop())`);
     if (input.syscallMode !== 'exact') blind.push('other syscalls made from anonymous executable memory (--syscalls exact checks every syscall)');
   } else {
     reasons.push(input.bpfError ? `/proc polling only: eBPF unavailable (${input.bpfError})` : '/proc polling only: eBPF not used');
@@ -100,5 +115,13 @@ export function assessCoverage(input: CoverageInput): Coverage {
     sees,
     blind_to: blind,
     drops: dropped,
+    kernel:
+      input.bpf && input.kernel
+        ? {
+            release: input.kernel.release,
+            bpf_object: input.kernel.object,
+            int80: !input.kernel.ia32 ? 'not a syscall' : input.kernel.compat ? 'hooked' : 'not hooked',
+          }
+        : null,
   };
 }

@@ -19,7 +19,7 @@ import { readStat } from './proc/stat';
 import { truncate, type EndReason, type Report, type ReportUser } from './report';
 import { RuleSet } from './rules';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
-import { checkTimeout, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
+import { checkTimeout, kernelFacts, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
 import { currentUser, envFor, identityFor, processUser, type UserIdentity } from './user';
 
@@ -386,6 +386,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       drops: this.probes?.drops() ?? null,
       malformed: this.probes?.malformed ?? 0,
       syscallMode: this.probes?.hooks.syscalls ?? null,
+      kernel: kernelFacts(this.probes),
       hooks: this.programNames,
       pollIntervalMs: this.options.pollIntervalMs,
     };

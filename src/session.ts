@@ -2,6 +2,7 @@
  * What the monitor and the watch share about their probe session: loading the
  * probes with the fallback to /proc polling, and the options both accept.
  */
+import type { KernelFacts } from './coverage';
 import { ProbeError, startProbes, type ProbeOptions, type Probes } from './probes';
 import { DEFAULT_RULES, type RulesConfig } from './rules';
 
@@ -56,4 +57,11 @@ export function openProbes(
     warn(`eBPF unavailable (${reason}); falling back to /proc polling`);
     return { probes: null, bpfError: reason };
   }
+}
+
+/** What the probes' loader found out about the kernel, for the report's coverage (null without eBPF). */
+export function kernelFacts(probes: Probes | null): KernelFacts | null {
+  if (!probes) return null;
+  const { kernel, object, ia32, compat } = probes.hooks;
+  return { release: kernel, object, ia32, compat };
 }

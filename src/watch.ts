@@ -25,7 +25,7 @@ import { RuleSet } from './rules';
 import { ancestors, identifyProcess, LibraryScan, Rescan, RuntimeSelection, scanHost } from './runtime/discover';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
-import { checkTimeout, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
+import { checkTimeout, kernelFacts, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
 import { processUser, type FileOwner } from './user';
 
@@ -585,6 +585,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       drops: this.probes ? dropsSince(this.probes.drops(), f.dropsAtStart) : null,
       malformed: (this.probes?.malformed ?? 0) - f.malformedAtStart,
       syscallMode: this.probes?.hooks.syscalls ?? null,
+      kernel: kernelFacts(this.probes),
       hooks: this.programNames,
       pollIntervalMs: this.options.pollIntervalMs,
     };

@@ -85,7 +85,7 @@ describeBpf('loading and teardown', () => {
     expect(left).toEqual([]);
   });
 
-  it.each(['lean', 'exact'] as const)('%s: every program leaves 64 of the verifier's 512 stack bytes unused or more', async (mode) => {
+  it.each(['lean', 'exact'] as const)("%s: every program leaves 64 of the verifier's 512 stack bytes unused or more", async (mode) => {
     const probes = startProbes({ syscalls: mode, verifierStats: true });
     try {
       const programs = probes.programs();

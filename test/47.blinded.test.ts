@@ -4,11 +4,12 @@
  * report's coverage is partial for a lossy or /proc-only run, full otherwise.
  */
 import { spawn } from 'child_process';
+import * as os from 'os';
 import type { Alert } from '../src/alerts';
 import { ConsoleRenderer } from '../src/console';
 import { monitor, monitorCommand, type Monitor } from '../src/monitor';
 import type { Report } from '../src/report';
-import { buildFixture, describeBpf, sleep, trigger } from './helpers/env';
+import { buildFixture, describeBpf, ia32Emulation, sleep, trigger } from './helpers/env';
 
 const flood = () => buildFixture('flood');
 
@@ -106,6 +107,13 @@ describeBpf('coverage of a full eBPF run', () => {
     expect(report.coverage.blind_to).not.toContain('what the target did before monitoring started'); // launched
     expect(report.alerts.map((a) => a.rule)).toEqual(['memory.wx-mmap']);
     expect(summaryOf(report)).toContain('\nCoverage       : full\n');
+    // the kernel it ran on, and what it makes of int 0x80 there
+    const ia32 = ia32Emulation().ok;
+    expect(report.coverage.kernel).toEqual({ release: os.release(), bpf_object: 'full', int80: ia32 ? 'hooked' : 'not a syscall' });
+    const int80 = 'syscalls made through the 32-bit ABI (int 0x80), judged as their 64-bit twins (kernel)';
+    if (ia32) expect(report.coverage.sees).toContain(int80);
+    else expect(report.coverage.sees).not.toContain(int80);
+    expect(report.coverage.blind_to.filter((b) => b.includes('int 0x80'))).toEqual([]);
   });
 
   it('with exact syscall hooks: every syscall is hooked, and the report says so', async () => {

@@ -563,7 +563,7 @@ function baseReport(): Report {
     children: [], connections: [], syscalls: { source: 'none', total: 0, top: [] }, events: { total: 0, by_kind: {} },
     drops: { total: 0, by_kind: {}, stash: 0, userspace: 0, malformed: 0 },
     coverage: assessCoverage({
-      bpf: true, bpfError: null, syscallMode: 'lean', hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
+      bpf: true, bpfError: null, syscallMode: 'lean', kernel: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
     }),
     capped: { children: 0, connections: 0, alerts: 0, handles: 0 },
   };
@@ -658,7 +658,7 @@ describe('what reaches the console and the report', () => {
         view.banner(info, '0.1.0');
         view.warning(msg);
         const coverage = assessCoverage({
-          bpf: false, bpfError: msg, syscallMode: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'sampled', pollIntervalMs: 500, endedOnError: false,
+          bpf: false, bpfError: msg, syscallMode: null, kernel: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'sampled', pollIntervalMs: 500, endedOnError: false,
         });
         view.summary({ ...baseReport(), bpf_used: false, bpf_error: msg, drops: { total: 3, by_kind: { mmap: 3 }, stash: 0, userspace: 0, malformed: 0 }, coverage }, exe || 'r.json');
         expect(stripOwnColour(out.text)).not.toMatch(TERMINAL_UNSAFE);
