@@ -5,7 +5,8 @@
  * bench's bookkeeping.
  *
  *   node bench/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
- *   node bench/agent.js probes PID [PID...] [--exact] [--latency]      startProbes() + addTarget
+ *   node bench/agent.js probes PID [PID...] [--exact] [--latency] [--no-compat]
+ *                                                                      startProbes() + addTarget
  *
  * --exact: the exact syscall hooks (`syscalls: 'exact'`, the CLI's
  * `--syscalls exact`) instead of the default lean ones.
@@ -147,7 +148,7 @@ function runMonitor() {
 function runProbes() {
   const { startProbes } = require(path.join(ROOT, 'dist', 'probes.js'));
   const called = process.hrtime.bigint();
-  const probes = startProbes({ syscalls: SYSCALLS });
+  const probes = startProbes({ syscalls: SYSCALLS, compatHooks: !flags.has('--no-compat') });
   for (const w of probes.hooks.warnings) process.stderr.write(`agent: warning: ${w}\n`);
   for (const pid of pids) probes.addTarget(pid);
   const readyMs = Number(process.hrtime.bigint() - called) / 1e6;

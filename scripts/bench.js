@@ -18,7 +18,7 @@
  * bpftrace is optional. See docs/benchmarks.md for what each figure means.
  */
 'use strict';
-const { execFileSync, spawn } = require('child_process');
+const { execFileSync, spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -392,6 +392,9 @@ function build(dir, hooks) {
     httpload: path.join(dir, 'httpload'),
   };
   execFileSync(cc, ['-O2', '-pthread', path.join(ROOT, 'test', 'fixtures', 'trigger.c'), '-o', tools.trigger]);
+  // where int 0x80 is a syscall, lean mode also hooks sys_enter/sys_exit for 32-bit syscalls: its floor has them too
+  hooks.ia32 = spawnSync(tools.trigger, ['int80'], { stdio: 'ignore' }).status === 0;
+  if (hooks.ia32) hooks.lean.push('tp_btf/sys_enter', 'tp_btf/sys_exit');
   execFileSync(cc, ['-O2', path.join(BENCH, 'paced.c'), '-o', tools.paced]);
   execFileSync(cc, ['-O2', path.join(BENCH, 'httpload.c'), '-o', tools.httpload]);
 
@@ -472,7 +475,8 @@ function monitorConfigs(tools) {
     label,
     floor,
     start: async (target, idle) => {
-      const p = await startAgent(mode === 'probes' ? ['probes', String(target), String(idle)] : ['monitor', String(target)], syscalls);
+      const args = mode === 'monitor' ? ['monitor', String(target)] : ['probes', String(target), String(idle), ...(mode === 'probes-nocompat' ? ['--no-compat'] : [])];
+      const p = await startAgent(args, syscalls);
       // events: what the monitor received from the kernel about its targets, once stopped
       const events = () => {
         const r = p.json('result');
@@ -488,6 +492,10 @@ function monitorConfigs(tools) {
   }
   configs.push(agentConfig('wasmshark', 'wasmshark (lean), library monitor()', 'monitor', 'lean', 'floor-lean'));
   configs.push(agentConfig('wasmshark-probes', 'wasmshark (lean), startProbes() only', 'probes', 'lean', 'floor-lean'));
+  if (hooks.ia32) {
+    // what the two hooks for 32-bit syscalls add to every process on the host
+    configs.push(agentConfig('wasmshark-probes-nocompat', 'wasmshark (lean), startProbes() only, without the int 0x80 hooks', 'probes-nocompat', 'lean', 'floor-lean'));
+  }
   if (tools.loader) configs.push(loaderConfig('floor-exact', 'floor: empty programs on wasmshark\'s exact hooks (sys_enter, sys_exit + sched)', tools['floor-exact']));
   configs.push(agentConfig('wasmshark-exact', 'wasmshark --syscalls exact, library monitor()', 'monitor', 'exact', 'floor-exact'));
   if (tools.loader && OPT.explain) {

@@ -32,6 +32,7 @@ describe('the packed package', () => {
     for (const f of [
       'package/prebuilds/linux-x64/node.napi.glibc.node',
       'package/bpf/wasmshark.bpf.o',
+      'package/bpf/wasmshark.legacy.bpf.o',
       'package/dist/cli.js',
       'package/dist/index.d.ts',
       'package/demo/prebuilt/stager.node',
