@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,8 +86,25 @@ int OnLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) 
   return n;
 }
 
+// Whether this process may load BPF programs at all: CAP_BPF (5.8) or, before
+// it, CAP_SYS_ADMIN in its effective set. Root with its capabilities dropped
+// has neither.
+bool MayLoadBpf() {
+  struct {
+    uint32_t version;
+    int pid;
+  } header{0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return geteuid() == 0;
+  const bool sys_admin = data[0].effective & (1u << 21);
+  const bool bpf = data[1].effective & (1u << (39 - 32));
+  return sys_admin || bpf;
+}
+
 std::string ErrnoText(int err) {
-  if ((err == EPERM || err == EACCES) && geteuid() != 0)
+  if ((err == EPERM || err == EACCES) && !MayLoadBpf())
     return std::string(strerror(err)) + " (run as root, or grant CAP_BPF and CAP_PERFMON)";
   return strerror(err);
 }
