@@ -76,6 +76,7 @@ class Session : public Napi::ObjectWrap<Session> {
                            InstanceMethod<&Session::SyscallCounts>("syscallCounts"),
                            InstanceMethod<&Session::Programs>("programs"),
                            InstanceMethod<&Session::Hooks>("hooks"),
+                           InstanceMethod<&Session::RingBufferUsed>("ringBufferUsed"),
                        });
   }
 
@@ -337,6 +338,13 @@ class Session : public Napi::ObjectWrap<Session> {
       out.Set(i, p);
     }
     return out;
+  }
+
+  // Bytes in the ring buffer not yet read: 0 once stopped.
+  Napi::Value RingBufferUsed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const bool live = session_ && (state_ == State::kLoaded || state_ == State::kRunning);
+    return Napi::Number::New(env, live ? static_cast<double>(session_->RingBufferUsed()) : 0);
   }
 
   // { syscalls: 'lean' | 'exact', warnings: string[], absent: string[], object: 'full' | 'legacy',

@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -372,6 +373,19 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
   }
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
+  // position pages: the consumer's at offset 0, the producer's one page on
+  const long page = sysconf(_SC_PAGESIZE);
+  void* consumer = mmap(nullptr, page, PROT_READ, MAP_SHARED, bpf_map__fd(events), 0);
+  void* producer = mmap(nullptr, page, PROT_READ, MAP_SHARED, bpf_map__fd(events), page);
+  if (consumer != MAP_FAILED) rb_consumer_ = static_cast<const volatile unsigned long*>(consumer);
+  if (producer != MAP_FAILED) rb_producer_ = static_cast<const volatile unsigned long*>(producer);
+}
+
+uint64_t BpfSession::RingBufferUsed() const {
+  if (!rb_consumer_ || !rb_producer_) return 0;
+  const unsigned long consumed = __atomic_load_n(rb_consumer_, __ATOMIC_ACQUIRE);
+  const unsigned long produced = __atomic_load_n(rb_producer_, __ATOMIC_ACQUIRE);
+  return produced > consumed ? produced - consumed : 0;
 }
 
 // "stack depth 208+48" (one figure per frame: the program, then each function
@@ -412,6 +426,10 @@ void BpfSession::ReadVerifierStats() {
 BpfSession::~BpfSession() { Close(); }
 
 void BpfSession::Close() {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (rb_consumer_) munmap(const_cast<unsigned long*>(rb_consumer_), page);
+  if (rb_producer_) munmap(const_cast<unsigned long*>(rb_producer_), page);
+  rb_consumer_ = rb_producer_ = nullptr;
   if (rb_) ring_buffer__free(rb_);
   rb_ = nullptr;
   Detach();

@@ -105,6 +105,8 @@ class BpfSession {
   int EpollFd() const;
   // Drain whatever is in the ring buffer now; returns records consumed or -errno.
   int Consume();
+  // Bytes written to the ring buffer and not yet consumed (0 once closed).
+  uint64_t RingBufferUsed() const;
   // Detach every program: no new records after this returns.
   void Detach();
 
@@ -133,6 +135,10 @@ class BpfSession {
   bpf_map* drops_ = nullptr;
   bpf_map* syscall_counts_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  // The ring buffer's consumer and producer position pages, mapped read-only
+  // for RingBufferUsed() (libbpf 1.1 has no call for it).
+  const volatile unsigned long* rb_consumer_ = nullptr;
+  const volatile unsigned long* rb_producer_ = nullptr;
   RecordSink sink_;
   int ncpus_ = 1;
 };

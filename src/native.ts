@@ -50,6 +50,8 @@ export interface NativeSession {
   syscallCounts(): number[];
   programs(): NativeProgram[];
   hooks(): NativeHooks;
+  /** Bytes in the ring buffer not yet read (0 once stopped). */
+  ringBufferUsed(): number;
 }
 
 /** The syscall hooks a session ended up with. */

@@ -249,6 +249,11 @@ export class Probes extends EventEmitter<ProbeEvents> {
     return counts;
   }
 
+  /** Bytes the kernel has written to the ring buffer and the reader has not taken yet (0 once stopped). */
+  ringBufferUsedBytes(): number {
+    return this.stopped ? 0 : this.session.ringBufferUsed();
+  }
+
   /** The loaded programs with their kernel ids (for audits and tests). */
   programs(): NativeProgram[] {
     return this.stopped ? [] : this.session.programs();

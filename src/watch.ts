@@ -600,10 +600,9 @@ export class Watch extends EventEmitter<WatchEvents> {
     }
   }
 
-  /** The ring buffer's fill, from probes that can read it (ringBufferUsedBytes()); null otherwise. */
+  /** The ring buffer's fill; null without eBPF. */
   private ringBufferUsed(): number | null {
-    const p = this.probes as (Probes & { ringBufferUsedBytes?: () => number }) | null;
-    return p && !p.isStopped && typeof p.ringBufferUsedBytes === 'function' ? p.ringBufferUsedBytes() : null;
+    return this.probes ? this.probes.ringBufferUsedBytes() : null;
   }
 
   /** The runtimes followed now. */

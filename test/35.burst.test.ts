@@ -2,6 +2,7 @@
  * Loss accounting under a burst: every W+X mmap is either delivered or
  * counted as dropped, never silently lost.
  */
+import { spawnSync } from 'child_process';
 import type { KernelEvent } from '../src/events';
 import { parkedInRead } from '../src/launch';
 import { startProbes } from '../src/probes';
@@ -44,5 +45,34 @@ describeBpf('a burst of 200,000 W+X mmaps', () => {
     expect(drops.byKind.mmap).toBeGreaterThan(0);
     expect(delivered + drops.byKind.mmap).toBe(BURST);
     expect(drops.stash).toBe(0);
+  });
+
+  it('says how full the ring buffer is: what waits while the reader is held up, nothing once it has caught up', async () => {
+    const probes = startProbes({ ringBufferBytes: 1 << 20 });
+    try {
+      expect(probes.ringBufferUsedBytes()).toBe(0);
+      const w = startWaiting(['wx', String(BURST)]);
+      await parkedInRead(w.pid, 5000);
+      probes.addTarget(w.pid);
+      w.child.stdin!.end('go\n');
+      // hold the JS thread until the burst is over: the reader's queue of batches fills, then the ring buffer
+      // (it stays a zombie until the event loop reaps it: wait for that state, or for it to be gone)
+      const exited = spawnSync('sh', ['-c', `while [ -e /proc/${w.pid} ] && [ "$(cut -d' ' -f3 /proc/${w.pid}/stat 2>/dev/null)" != Z ]; do sleep 0.05; done`]);
+      expect(exited.status).toBe(0);
+      const held = probes.ringBufferUsedBytes();
+      expect(held).toBeGreaterThan(0);
+      expect(held).toBeLessThanOrEqual(1 << 20);
+      expect(await w.exited).toBe(0);
+      // the reader catches up once the JS thread is free
+      let used = held;
+      for (let i = 0; i < 400 && used > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        used = probes.ringBufferUsedBytes();
+      }
+      expect(used).toBe(0);
+    } finally {
+      await probes.stop();
+    }
+    expect(probes.ringBufferUsedBytes()).toBe(0);
   });
 });

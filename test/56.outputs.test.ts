@@ -286,6 +286,11 @@ describeWith(PROMETHEUS)('--metrics scraped by a real Prometheus', () => {
     expect(await value('wasmshark_runtimes_followed{runtime="unknown"}')).toBe(0);
     expect(await value('wasmshark_events_dropped_total{kind="mmap"}')).toBe(0);
     expect(await value('wasmshark_ring_buffer_size_bytes')).toBe(8 << 20);
+    // what waits in the ring buffer when scraped: read from the kernel's positions (test/35 fills it)
+    const used = await value('wasmshark_ring_buffer_used_bytes');
+    expect(used).not.toBeNull();
+    expect(used!).toBeGreaterThanOrEqual(0);
+    expect(used!).toBeLessThanOrEqual(8 << 20);
     expect(await value('wasmshark_info{mode="bpf",exec_source="kernel"}')).toBe(1);
     expect(await value('process_resident_memory_bytes{job="wasmshark"}')).toBeGreaterThan(0);
 

@@ -524,8 +524,8 @@ describeBpf('the monitor killed with -9', () => {
     const ids = held! as ReturnType<typeof heldIds>;
     const progs = kernelObjects('prog').filter((p) => ids.prog.includes(p.id));
     // what it held were our programs (unless the kernel has already freed them): the three
-    // sched hooks and the lean syscall tracepoints, one link each (the kernel keeps 15 characters of a name)
-    for (const p of progs) expect(p.name).toMatch(/^(on_fork|on_exec|on_exit|lean_(enter|exit)_\w+)$/);
+    // sched hooks, the lean syscall tracepoints and the int 0x80 pair, one link each (the kernel keeps 15 characters of a name)
+    for (const p of progs) expect(p.name).toMatch(/^(on_fork|on_exec|on_exit|lean_(enter|exit|compat)_\w+)$/);
     expect(ids.prog.length).toBeGreaterThan(5);
     expect(ids.link).toHaveLength(ids.prog.length);
     expect(ids.map.length).toBeGreaterThan(0);
