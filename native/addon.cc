@@ -246,10 +246,12 @@ class Session : public Napi::ObjectWrap<Session> {
     session_.reset();
   }
 
-  // stop(): detach everything, deliver what is still in the ring buffer, then
-  // resolve. Safe to call more than once.
+  // stop(handOff = false): detach everything, deliver what is still in the
+  // ring buffer, then resolve. handOff: the caller exits right after, so the
+  // detach is left to a child process. Safe to call more than once.
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const bool hand_off = info.Length() > 0 && info[0].ToBoolean();
     Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
     switch (state_) {
       case State::kLoaded:
@@ -261,7 +263,7 @@ class Session : public Napi::ObjectWrap<Session> {
       case State::kRunning:
         state_ = State::kStopping;
         pending_stops_.push_back(deferred);
-        poller_->RequestStop();
+        poller_->RequestStop(hand_off);
         break;
       case State::kStopping:
         pending_stops_.push_back(deferred);

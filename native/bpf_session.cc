@@ -3,7 +3,10 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
 #include <linux/types.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -475,6 +478,88 @@ void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) 
 void BpfSession::Detach() {
   std::lock_guard<std::mutex> lock(links_mu_);
   DestroyLinks(links_);
+}
+
+namespace {
+
+// In the hand-off child (a fork of a threaded process: async-signal-safe calls only).
+bool StartsWithRaw(const char* s, const char* prefix) {
+  while (*prefix)
+    if (*s++ != *prefix++) return false;
+  return true;
+}
+
+// Keeps the fds that hold probes (perf events, BPF links), stops the events,
+// closes everything else (the terminal included), then lets the kernel
+// release the probes one by one.
+[[noreturn]] void ReleaseProbesAndExit() {
+  setsid();
+  struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+  };
+  int keep[4096];
+  int kept = 0;
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) _exit(0);  // the probes go with this process's fds
+  char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (long at = 0; at < n;) {
+      auto* d = reinterpret_cast<linux_dirent64*>(buf + at);
+      at += d->d_reclen;
+      int fd = 0;
+      const char* c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+      if (fd == dir) continue;
+      char path[64] = "/proc/self/fd/", target[64] = {};
+      size_t len = strlen(path);
+      memcpy(path + len, d->d_name, strlen(d->d_name) + 1);
+      ssize_t t = readlink(path, target, sizeof(target) - 1);
+      const bool perf = t > 0 && StartsWithRaw(target, "anon_inode:[perf_event]");
+      const bool link = t > 0 && StartsWithRaw(target, "anon_inode:bpf_link");
+      if ((perf || link) && kept < 4096) {
+        if (perf) ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);  // no program runs from here on
+        keep[kept++] = fd;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  close(dir);
+  for (int i = 0; i < kept; i++) close(keep[i]);
+  _exit(0);
+}
+
+}  // namespace
+
+void BpfSession::HandOff() {
+  std::lock_guard<std::mutex> lock(links_mu_);
+  if (links_.empty()) return;
+  // Two forks: the grandchild does the work and is nobody's to reap.
+  pid_t child = fork();
+  if (child == 0) {
+    if (fork() == 0) ReleaseProbesAndExit();
+    _exit(0);
+  }
+  if (child < 0) {
+    DestroyLinks(links_);
+    return;
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The grandchild holds the probes now; forget ours without detaching them.
+  for (bpf_link* link : links_) {
+    bpf_link__disconnect(link);
+    bpf_link__destroy(link);
+  }
+  links_.clear();
 }
 
 int BpfSession::OnRecord(void* ctx, void* data, size_t size) {

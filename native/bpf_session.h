@@ -109,6 +109,11 @@ class BpfSession {
   uint64_t RingBufferUsed() const;
   // Detach every program: no new records after this returns.
   void Detach();
+  // For a process about to exit: the programs stop running, and the links'
+  // release (an RCU grace period per syscall tracepoint, one after another) is
+  // left to a short-lived child process. This process's own copies of the link
+  // fds stay open until it exits. Falls back to Detach() if no child can be had.
+  void HandOff();
 
  private:
   void Load(const SessionOptions& options, SyscallHooks hooks);

@@ -80,7 +80,8 @@ void Poller::Start() {
   thread_ = std::thread(&Poller::Run, this);
 }
 
-void Poller::RequestStop() {
+void Poller::RequestStop(bool hand_off) {
+  if (hand_off) hand_off_.store(true);
   if (stop_.exchange(true)) return;
   uint64_t one = 1;
   // Wakes epoll_wait at once; nothing to do if the write fails (counter full).
@@ -157,7 +158,10 @@ void Poller::Run() {
   session_.Consume();
   Flush();
   deliver_(nullptr);
-  session_.Detach();
+  if (hand_off_.load())
+    session_.HandOff();
+  else
+    session_.Detach();
   session_.Consume();
   Flush();
   if (epfd >= 0) close(epfd);

@@ -56,8 +56,9 @@ class Poller {
 
   void Start();
   uint64_t Lost() const { return lost_.load(); }
-  // Ask the thread to detach the probes, drain what is left and finish.
-  void RequestStop();
+  // Ask the thread to detach the probes, drain what is left and finish;
+  // hand_off: leave the detach to a child process (BpfSession::HandOff).
+  void RequestStop(bool hand_off = false);
   void Join();
 
  private:
@@ -71,6 +72,7 @@ class Poller {
   Done done_;
   int stop_fd_ = -1;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> hand_off_{false};
   Batch* batch_ = nullptr;
   // Records that could not be copied out (no memory for a batch): counted, never silent.
   std::atomic<uint64_t> lost_{0};

@@ -92,7 +92,8 @@ async function runMonitor(args: CliArgs, io: Io): Promise<number> {
     timeout: args.timeout,
     output: args.output,
   });
-  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls };
+  // exitAfter: the command exits once the report is out; nobody waits for the probes to detach
+  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls, exitAfter: true };
   let output: string | undefined;
   let owner: FileOwner | null = null;
   let outputs: Outputs;

@@ -351,7 +351,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       // the target may be gone: what was seen stands
     }
     this.proc?.stop();
-    const detached = this.probes?.stop();
+    const detached = this.probes?.stop({ handOff: this.options.exitAfter });
     // The report needs every event, not the detach: it waits out a grace period per tracepoint.
     if (this.probes) await this.probes.drained;
     this.case?.settle();

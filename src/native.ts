@@ -41,7 +41,8 @@ export interface NativeSessionOptions {
 export interface NativeSession {
   /** onDrained: at stop, once the targets' records are delivered and before the probes detach. */
   start(onBatch: (batch: Buffer) => void, onError: (err: Error) => void, onDrained?: () => void): void;
-  stop(): Promise<void>;
+  /** handOff: the caller exits right after; the detach is left to a child process. */
+  stop(handOff?: boolean): Promise<void>;
   addTarget(pid: number, startTicks: number, rootPid?: number): void;
   removeTarget(pid: number): void;
   hasTarget(pid: number): boolean;

@@ -262,9 +262,13 @@ export class Probes extends EventEmitter<ProbeEvents> {
   /**
    * Detach every probe, deliver the events still in the ring buffer, unload.
    * Safe to call more than once; every call resolves once it is all done.
+   * handOff (for a process that exits right after, as the CLI does): the
+   * probes stop at once and their release, a kernel grace period per syscall
+   * tracepoint, is left to a short-lived child process; this process's copies
+   * of the links stay open until it exits.
    */
-  stop(): Promise<void> {
-    if (!this.stopped) this.stopped = this.session.stop().finally(() => this.markDrained());
+  stop(options: { handOff?: boolean } = {}): Promise<void> {
+    if (!this.stopped) this.stopped = this.session.stop(options.handOff === true).finally(() => this.markDrained());
     return this.stopped;
   }
 

@@ -18,6 +18,14 @@ export interface SessionOptions {
   pollIntervalMs?: number;
   /** Ring buffer size in bytes (default 8 MiB). */
   ringBufferBytes?: number;
+  /**
+   * The process exits as soon as monitoring has ended (as the CLI does): the
+   * probes' detach, which waits out a kernel grace period per syscall
+   * tracepoint, is left to a short-lived child process instead of keeping
+   * stop() waiting. Leave it unset in a process that goes on: its copies of
+   * the probes' links stay open until it exits.
+   */
+  exitAfter?: boolean;
 }
 
 export interface NormalizedSession {
@@ -25,6 +33,7 @@ export interface NormalizedSession {
   rules: RulesConfig;
   pollIntervalMs: number;
   ringBufferBytes: number | undefined;
+  exitAfter: boolean;
 }
 
 export function normalizeSession(options: SessionOptions, defaultPollMs: number): NormalizedSession {
@@ -33,7 +42,7 @@ export function normalizeSession(options: SessionOptions, defaultPollMs: number)
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10) {
     throw new RangeError(`pollIntervalMs must be an integer >= 10, got ${String(pollIntervalMs)}`);
   }
-  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes };
+  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true };
 }
 
 export function checkTimeout(timeout: unknown): number {

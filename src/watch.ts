@@ -651,7 +651,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     // what the kernel still holds reaches the cases first; the detach (a grace period per tracepoint) finishes meanwhile
-    const detached = this.probes?.stop();
+    const detached = this.probes?.stop({ handOff: this.options.exitAfter });
     if (this.probes) await this.probes.drained;
     for (const f of [...this.cases.values()]) this.end(f, reason);
     this.reports?.flush();

@@ -133,6 +133,34 @@ describeBpf('loading and teardown', () => {
     }
   });
 
+  it('stop({ handOff }) leaves the release to a child: once the process has exited, nothing of ours stays in the kernel', async () => {
+    const script = [
+      `const { startProbes } = require(${JSON.stringify(path.join(ROOT, 'dist', 'probes.js'))});`,
+      'const p = startProbes();',
+      'const links = p.programs().map((x) => x.linkId);',
+      "const live = () => new Set(JSON.parse(require('child_process').execFileSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' })).map((l) => l.id));",
+      'p.stop({ handOff: true }).then(() => {',
+      '  const now = live();',
+      '  console.log(JSON.stringify({ links, heldAtStop: links.filter((id) => now.has(id)).length }));',
+      '  process.exit(0);',
+      '});',
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    const { links, heldAtStop } = JSON.parse(out) as { links: number[]; heldAtStop: number };
+    expect(links.length).toBeGreaterThan(3);
+    // stop() resolved without waiting for the release: the links were all still there
+    expect(heldAtStop).toBe(links.length);
+    // the child that took them over releases them one grace period at a time, then exits
+    const deadline = Date.now() + 20000;
+    let left = links;
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(50);
+      const now = kernelIds('link');
+      left = links.filter((id) => now.has(id));
+    }
+    expect(left).toEqual([]);
+  });
+
   it('stop() is safe to call twice, concurrently or after it resolved', async () => {
     const probes = startProbes();
     await Promise.all([probes.stop(), probes.stop()]);

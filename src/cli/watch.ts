@@ -27,6 +27,7 @@ export async function runWatch(args: CliArgs, io: Io): Promise<number> {
     pids: args.pids,
     timeout: args.timeout,
     outputDir: args.outputDir,
+    exitAfter: true, // the command exits once the reports are out: nobody waits for the probes to detach
   };
   let outputs: Outputs;
   let w: Watch | null = null;
