@@ -112,7 +112,7 @@ export interface ExecEvent extends TaskInfo {
   /** An exec by a process nobody follows, reported because the probes watch every exec (`watchExecs`). */
   host?: true;
   /** The new image's stdin or stdout is a socket: a program served over a network connection (a reverse shell). */
-  stdioSocket: boolean;
+  stdioSocket?: boolean;
   ok: boolean;
   /** 0 or -errno. */
   result: number;
@@ -141,7 +141,7 @@ export interface ConnectEvent extends TaskInfo {
    * the address is the socket's peer (or, for a failed one, the request's),
    * and fd is -1.
    */
-  uring: boolean;
+  uring?: boolean;
 }
 
 export interface MemfdEvent extends TaskInfo {
@@ -202,7 +202,7 @@ export interface SyscallEvent extends TaskInfo {
   /** Issued through the 32-bit ABI (int 0x80): reported once per process, its syscalls not decoded. */
   compat: boolean;
   /** Made by an io_uring request (IORING_OP_SOCKET) rather than the syscall. */
-  uring: boolean;
+  uring?: boolean;
 }
 
 export type OpenSyscall = 'open' | 'openat' | 'openat2' | 'creat' | 'open_by_handle_at';
@@ -224,7 +224,7 @@ export interface OpenEvent extends TaskInfo {
   /** The file is /proc/PID/mem or /proc/PID/task/TID/mem (procfs, named "mem"). */
   procMem: boolean;
   /** Opened by an io_uring request (IORING_OP_OPENAT/OPENAT2) rather than the syscall. */
-  uring: boolean;
+  uring?: boolean;
   file: FileInfo;
 }
 
@@ -252,7 +252,7 @@ export interface PathEvent extends TaskInfo {
   /** rename/link: the old name (absolute when it could be joined); symlink: the text the link points to. */
   source: string;
   /** Made by an io_uring request (RENAMEAT, LINKAT, SYMLINKAT, UNLINKAT). */
-  uring: boolean;
+  uring?: boolean;
 }
 
 export type KernelEvent =
