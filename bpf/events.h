@@ -39,7 +39,7 @@ enum ev_type {
 
 /* ev_exec.flags */
 #define WS_EXEC_AT 0x1        /* execveat() rather than execve() */
-#define WS_EXEC_STDIO_SOCKET 0x10 /* the new image's stdin or stdout is a socket (a shell served over the network) */
+#define WS_EXEC_STDIO_SOCKET 0x10 /* the new image's stdin or stdout is a TCP/UDP socket (a shell served over the network) */
 #define WS_EXEC_HOST 0x8      /* an exec by a process nobody follows (watch_execs): a candidate target */
 #define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename is the kernel's */
 #define WS_EXEC_ARGS_RAW 0x4  /* argv holds the new image's argument block (args_len bytes of

@@ -781,17 +781,27 @@ static __always_inline int enter_protect(__u16 type, struct call *c, __u64 id)
 
 /* ---- exec ---- */
 
-/* A shell's stdin or stdout being a socket is how a reverse shell serves its caller. */
-static __always_inline bool fd_is_socket(long fd)
+/*
+ * A shell's stdin or stdout on a network socket is how a reverse shell
+ * serves its caller. Unix sockets do not count: Node (libuv) gives every
+ * child it spawns with pipes a socketpair for its stdio.
+ */
+static __always_inline bool fd_is_net_socket(long fd)
 {
 	struct file *f = fd_file(fd);
+	struct socket *sock;
+	__u16 family;
 
-	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
 }
 
 static __always_inline bool stdio_is_socket(void)
 {
-	return fd_is_socket(0) || fd_is_socket(1);
+	return fd_is_net_socket(0) || fd_is_net_socket(1);
 }
 
 

@@ -111,7 +111,7 @@ export interface ExecEvent extends TaskInfo {
   entrySeen: boolean;
   /** An exec by a process nobody follows, reported because the probes watch every exec (`watchExecs`). */
   host?: true;
-  /** The new image's stdin or stdout is a socket: a program served over a network connection (a reverse shell). */
+  /** The new image's stdin or stdout is an inet/inet6 socket (not a unix socketpair): a program served over a network connection (a reverse shell). */
   stdioSocket?: boolean;
   ok: boolean;
   /** 0 or -errno. */
