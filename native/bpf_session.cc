@@ -14,6 +14,7 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -461,9 +462,17 @@ void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) 
       load = lean && Exists(dir + "/events/syscalls/" + event);
       if (lean && !load && event.compare(0, 10, "sys_enter_") == 0) absent_.push_back(event.substr(10));
     } else if (sec.compare(0, uring.size(), uring) == 0) {
-      // io_uring requests, in both modes, where this kernel's tracepoints carry them (coverage names the gap)
-      if (!vmlinux) vmlinux = btf__load_vmlinux_btf();
-      load = UringHookLoads(libbpf_get_error(vmlinux) ? nullptr : vmlinux, sec.substr(7));
+      // io_uring requests, in both modes, where this kernel's tracepoints carry them (coverage names the gap);
+      // the kernel's BTF takes ~100 ms to parse and does not change: asked once per process
+      static std::mutex uring_mu;
+      static std::map<std::string, bool> uring_loads;
+      std::lock_guard<std::mutex> lock(uring_mu);
+      auto known = uring_loads.find(sec);
+      if (known == uring_loads.end()) {
+        if (!vmlinux) vmlinux = btf__load_vmlinux_btf();
+        known = uring_loads.emplace(sec, UringHookLoads(libbpf_get_error(vmlinux) ? nullptr : vmlinux, sec.substr(7))).first;
+      }
+      load = known->second;
     }
     bpf_program__set_autoload(prog, load);
   }

@@ -153,7 +153,7 @@ describeBpf('loading and teardown', () => {
       await probes.stop();
     }
     expect(openFds()).toBe(before);
-  });
+  }, 150000); // 50 loads of ~50 links each, attached one by one
 
   it('says no such process for a pid that does not exist', () => {
     const probes = startProbes();
