@@ -33,11 +33,13 @@ enum ev_type {
 	EV_ANON_SYSCALL = 9,  /* a syscall issued from anonymous executable memory (not a file, not the vDSO) */
 	EV_SYSCALL = 10,      /* a syscall a WASM runtime has no use for: io_uring_setup, ptrace, module loading, ... */
 	EV_OPEN = 11,         /* a file a target opened (open, openat, openat2, creat, open_by_handle_at) */
-	EV_TYPE_MAX = 12,
+	EV_PATH = 12,         /* a name changed: rename, link, symlink, unlink, truncate (at entry, or an io_uring request's completion) */
+	EV_TYPE_MAX = 13,
 };
 
 /* ev_exec.flags */
 #define WS_EXEC_AT 0x1        /* execveat() rather than execve() */
+#define WS_EXEC_STDIO_SOCKET 0x10 /* the new image's stdin or stdout is a TCP/UDP socket (a shell served over the network) */
 #define WS_EXEC_HOST 0x8      /* an exec by a process nobody follows (watch_execs): a candidate target */
 #define WS_EXEC_NO_ENTER 0x2  /* the entry was not seen: filename is the kernel's */
 #define WS_EXEC_ARGS_RAW 0x4  /* argv holds the new image's argument block (args_len bytes of
@@ -53,6 +55,14 @@ enum ev_type {
 
 /* ev_open.flags */
 #define WS_OPEN_PROC_MEM 0x1  /* a /proc/PID/mem file (procfs, named "mem") */
+#define WS_OPEN_URING 0x2     /* opened by an io_uring request (IORING_OP_OPENAT/OPENAT2), not a syscall */
+
+/* ev_connect.flags, ev_syscall.flags, ev_path.flags: made by an io_uring request rather than its syscall */
+#define WS_VIA_URING 0x100
+
+/* ev_path.flags */
+#define WS_PATH_FILE 0x1      /* `at` is the file itself (ftruncate), not the directory a relative name starts from */
+#define WS_PATH_AT 0x2        /* `at` holds the directory a relative name starts from (cwd or dfd) */
 
 /* ev_anon_syscall.flags */
 #define WS_SITE_MEMFD 0x1     /* the syscall instruction is in a mapping of a memfd, not anonymous memory */
@@ -135,7 +145,7 @@ struct ev_connect {
 	__u16 family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
 	__u16 port;             /* host order */
 	__u16 sock_type;        /* SOCK_STREAM, SOCK_DGRAM, ... (0 if unknown) */
-	__u16 _pad;
+	__u16 flags;            /* WS_VIA_URING: the peer was read from the socket when the request completed */
 	__u32 addrlen;
 	__u8 addr[16];          /* IPv4 in the first 4 bytes, or IPv6 */
 	char path[WS_SUN_PATH_LEN]; /* AF_UNIX; abstract names start with NUL */
@@ -200,6 +210,23 @@ struct ev_open {
 	struct ev_file file;
 };
 
+/*
+ * EV_PATH: a syscall (or io_uring request) that changes what a name refers
+ * to. The name is the caller's string; `at` is where the kernel starts a
+ * relative one (the working directory or the dfd's directory), read from the
+ * kernel's objects, so user space joins the two into an absolute path.
+ */
+struct ev_path {
+	struct ev_hdr hdr;
+	__u32 nr;               /* the syscall (x86_64 number) or its io_uring twin's */
+	__u32 flags;            /* WS_PATH_*, WS_VIA_URING */
+	__s32 dfd;              /* the dfd the name is relative to (AT_FDCWD -100) */
+	__u32 _pad;
+	struct ev_file at;      /* WS_PATH_AT: its directory; WS_PATH_FILE: the file itself */
+	char name[WS_PATH_LEN];   /* what changes: rename/link destination, the new symlink, unlinked or truncated path */
+	char source[WS_PATH_LEN]; /* rename/link: the old name; symlink: the text the link points to */
+};
+
 /* targets map value: a process being followed */
 struct target {
 	__u64 start_ticks;      /* start time in clock ticks since boot, as /proc/PID/stat field 22 */
@@ -233,6 +260,8 @@ struct target {
 #define WS_KIND_OPEN 0x400
 #define WS_KIND_PROC_MEM 0x800
 #define WS_KIND_MEMFD_SYSCALL 0x1000
+#define WS_KIND_PATH 0x2000
+#define WS_KIND_URING 0x4000
 
 /* drops map: per-CPU counters, index = ev_type; index 0 counts stash-map overflow */
 #define WS_DROP_STASH 0

@@ -38,8 +38,10 @@ struct pt_regs {
 	unsigned long bp;
 };
 
+struct sock;
 struct socket {
 	short type;
+	struct sock *sk;
 };
 
 struct qstr {
@@ -60,9 +62,11 @@ struct inode {
 	struct super_block *i_sb;
 };
 
+struct inode;
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
+	struct inode *d_inode;
 };
 
 struct vfsmount {
@@ -127,6 +131,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct mm_struct *mm;
 	struct files_struct *files;
+	struct fs_struct *fs;
 	struct signal_struct *signal;
 	void *stack;
 };
@@ -164,6 +169,69 @@ struct linux_binprm {
 	int argc;
 	const char *filename;
 };
+/* a process's working directory: where a relative path in a path-changing syscall starts */
+struct fs_struct {
+	struct path pwd;
+};
+/* ---- io_uring (read at completion; the fields exist from 5.19/6.0 on) ---- */
+struct io_cqe {
+	__s32 res;
+};
+/* the per-operation data of a request (6.0 on) */
+struct io_cmd_data {
+	struct file *file;
+};
+struct io_kiocb {
+	struct file *file;
+	struct io_cmd_data cmd;
+	__u8 opcode;
+	struct io_cqe cqe;
+};
+/* an OPENAT/OPENAT2 request's data: a non-zero file_slot opens into the ring's fixed files, not the fd table */
+struct io_open {
+	__u32 file_slot;
+};
+/* rename/link/symlink/unlink requests hold kernel copies of their names */
+struct filename {
+	const char *name;
+};
+struct io_rename {
+	int new_dfd;
+	struct filename *oldpath;
+	struct filename *newpath;
+};
+struct io_unlink {
+	int dfd;
+	struct filename *filename;
+};
+/* symlinkat and linkat requests */
+struct io_link {
+	int new_dfd;
+	struct filename *oldpath;
+	struct filename *newpath;
+};
+struct io_socket {
+	int domain;
+	int type;
+};
+/* the caller's address; the kernel copies it when it issues the request */
+struct io_connect {
+	void *addr;
+	int addr_len;
+};
+/* a socket's peer, as connect() left it (the *_daddr fields sit in anonymous unions: CO-RE finds them) */
+struct in6_addr___ws {
+	__u8 s6_addr[16];
+};
+struct sock_common {
+	unsigned short skc_family;
+	__u32 skc_daddr;
+	__u16 skc_dport;
+	struct in6_addr___ws skc_v6_daddr;
+};
+struct sock {
+	struct sock_common __sk_common;
+};
 
 #pragma clang attribute pop
 
@@ -178,6 +246,7 @@ struct linux_binprm {
 /* i_mode file types (include/uapi/linux/stat.h) */
 #define S_IFMT 00170000
 #define S_IFDIR 0040000
+#define S_IFSOCK 0140000
 
 /* superblock magics (include/uapi/linux/magic.h) */
 #define TMPFS_MAGIC 0x01021994

@@ -603,13 +603,12 @@ long path_step(__u32 index, void *unused)
  * mount namespace, crossing mount points as d_path() does. Assembled back to
  * front in a scratch buffer; a path that does not fit keeps its tail.
  */
-static __always_inline void fill_file(struct ev_file *out, struct file *f)
+static __always_inline void fill_dentry(struct ev_file *out, struct dentry *d, struct vfsmount *vfs,
+					struct inode *inode, struct file *f)
 {
 	__u32 zero = 0, off, flags;
 	struct path_buf *s = bpf_map_lookup_elem(&path_scratch, &zero);
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
 	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
-	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
 
 	out->ino = BPF_CORE_READ(inode, i_ino);
 	out->dev = BPF_CORE_READ(sb, s_dev);
@@ -620,7 +619,7 @@ static __always_inline void fill_file(struct ev_file *out, struct file *f)
 	out->flags = WS_FILE_TRUNCATED;
 	if (!s)
 		return;
-	s->w.d = BPF_CORE_READ(f, f_path.dentry);
+	s->w.d = d;
 	s->w.mnt = (void *)vfs - bpf_core_field_offset(struct mount, mnt);
 	s->w.off = WS_PATH_LEN - 1;
 	s->w.flags = WS_FILE_TRUNCATED; /* until the walk reaches a root */
@@ -633,11 +632,16 @@ static __always_inline void fill_file(struct ev_file *out, struct file *f)
 	bpf_loop(WS_PATH_DEPTH, path_step, NULL, 0);
 #endif
 	flags = s->w.flags;
-	if (flags == WS_FILE_DETACHED && is_memfd(f))
+	if (f && flags == WS_FILE_DETACHED && is_memfd(f))
 		flags |= WS_FILE_MEMFD;
 	out->flags = flags;
 	off = s->w.off & WS_NAME_MASK;
 	bpf_probe_read_kernel(out->path, WS_PATH_LEN - off, &s->buf[off]);
+}
+
+static __always_inline void fill_file(struct ev_file *out, struct file *f)
+{
+	fill_dentry(out, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_inode), f);
 }
 
 static __always_inline void clear_file(struct ev_file *out)
@@ -777,6 +781,30 @@ static __always_inline int enter_protect(__u16 type, struct call *c, __u64 id)
 
 /* ---- exec ---- */
 
+/*
+ * A shell's stdin or stdout on a network socket is how a reverse shell
+ * serves its caller. Unix sockets do not count: Node (libuv) gives every
+ * child it spawns with pipes a socketpair for its stdio.
+ */
+static __always_inline bool fd_is_net_socket(long fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *sock;
+	__u16 family;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
+}
+
+static __always_inline bool stdio_is_socket(void)
+{
+	return fd_is_net_socket(0) || fd_is_net_socket(1);
+}
+
+
 /* argv from the caller's array of pointers; returns how many were counted. */
 static __always_inline __u32 read_argv_ptrs(struct ev_exec *e, const char *const *argv)
 {
@@ -910,6 +938,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	read_new_args(e);
 	e->argc = BPF_CORE_READ(bprm, argc);
+	if (stdio_is_socket())
+		e->flags |= WS_EXEC_STDIO_SOCKET;
 	submit(e);
 	return 0;
 }
@@ -1032,7 +1062,7 @@ static __always_inline bool is_proc_mem(struct file *f, struct inode *inode)
  * process nobody follows the cost is the targets lookup; a followed process
  * pays a record only the first time it opens a file for reading or writing.
  */
-static __always_inline int exit_open(long nr, long ret)
+static __always_inline int exit_open(long nr, long ret, __u32 via)
 {
 	__u64 id;
 	struct target *t;
@@ -1040,7 +1070,7 @@ static __always_inline int exit_open(long nr, long ret)
 	struct inode *inode;
 	struct open_key key = {};
 	struct ev_open *rec;
-	__u32 fflags, fmode, flags = 0;
+	__u32 fflags, fmode, flags = via;
 	__u8 one = 1;
 
 	if (ret < 0)
@@ -1069,7 +1099,7 @@ static __always_inline int exit_open(long nr, long ret)
 	/* its own kind: a flood of ordinary opens cannot hide a first /proc/PID/mem */
 	if (is_proc_mem(f, inode))
 		flags |= WS_OPEN_PROC_MEM;
-	rec = reserve(t, sizeof(*rec), EV_OPEN, flags ? WS_KIND_PROC_MEM : WS_KIND_OPEN);
+	rec = reserve(t, sizeof(*rec), EV_OPEN, flags & WS_OPEN_PROC_MEM ? WS_KIND_PROC_MEM : WS_KIND_OPEN);
 	if (!rec)
 		return 0; /* not remembered: the next open of it tries again */
 	bpf_map_update_elem(&opens_seen, &key, &one, BPF_ANY);
@@ -1172,6 +1202,121 @@ static __always_inline int notable_syscall(struct target *t, struct call *c, __u
 	return 0;
 }
 
+/*
+ * ==== names changed and sockets made: persistence, tampering, raw sockets ====
+ * rename, link, symlink onto a name, unlink and truncate by a followed
+ * process, at entry (the attempt is the finding, as for notable syscalls):
+ * each costs a process nobody follows one targets lookup, on these syscalls
+ * only. The caller's name is relative to a directory the kernel holds (cwd
+ * or dfd): that directory's path is read here, the two are joined in user
+ * space.
+ */
+#define NR_socket 41
+#define NR_truncate 76
+#define NR_ftruncate 77
+#define NR_rename 82
+#define NR_link 86
+#define NR_unlink 87
+#define NR_symlink 88
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_linkat 265
+#define NR_symlinkat 266
+#define NR_renameat2 316
+#define AT_FDCWD -100
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define SOCK_PACKET 10
+#define SOCK_TYPE_MASK 0xf
+
+/*
+ * One name change. name and source are the caller's strings, or kernel
+ * copies (WS_VIA_URING: an io_uring request's struct filename names).
+ */
+static __always_inline int report_path(struct target *t, __u64 id, __u64 ip, long nr, __s32 dfd,
+				       const char *name, const char *source, __u32 via)
+{
+	struct ev_path *p = reserve(t, sizeof(*p), EV_PATH, WS_KIND_PATH);
+	struct task_struct *task;
+	struct file *f = NULL;
+
+	if (!p)
+		return 0;
+	fill_hdr(&p->hdr, EV_PATH, sizeof(*p), id);
+	p->hdr.ip = ip;
+	p->nr = nr;
+	p->flags = via;
+	p->dfd = dfd;
+	p->_pad = 0;
+	p->name[0] = 0;
+	p->source[0] = 0;
+	if (via) {
+		bpf_probe_read_kernel_str(p->name, sizeof(p->name), name);
+		bpf_probe_read_kernel_str(p->source, sizeof(p->source), source);
+	} else {
+		bpf_probe_read_user_str(p->name, sizeof(p->name), name);
+		bpf_probe_read_user_str(p->source, sizeof(p->source), source);
+	}
+	clear_file(&p->at);
+	if (nr == NR_ftruncate) {
+		f = fd_file(dfd);
+		if (f) {
+			fill_file(&p->at, f);
+			p->flags |= WS_PATH_FILE;
+		}
+	} else if (p->name[0] != '/') {
+		if (dfd == AT_FDCWD) {
+			task = (struct task_struct *)bpf_get_current_task();
+			struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
+
+			fill_dentry(&p->at, d, BPF_CORE_READ(task, fs, pwd.mnt), BPF_CORE_READ(d, d_inode), NULL);
+			p->flags |= WS_PATH_AT;
+		} else if ((f = fd_file(dfd))) {
+			fill_file(&p->at, f);
+			p->flags |= WS_PATH_AT;
+		}
+	}
+	submit(p);
+	return 0;
+}
+
+/* The syscall's arguments: which name changes, relative to which dfd, and its source. */
+static __always_inline int enter_path(struct target *t, struct call *c, __u64 id)
+{
+	const char *a0 = (const char *)c->args[0], *a1 = (const char *)c->args[1];
+	const char *a2 = (const char *)c->args[2], *a3 = (const char *)c->args[3];
+
+	switch (c->nr) {
+	case NR_rename:
+	case NR_link:
+	case NR_symlink:
+		return report_path(t, id, c->ip, c->nr, AT_FDCWD, a1, a0, 0);
+	case NR_unlink:
+	case NR_truncate:
+		return report_path(t, id, c->ip, c->nr, AT_FDCWD, a0, NULL, 0);
+	case NR_ftruncate:
+		return report_path(t, id, c->ip, c->nr, (__s32)c->args[0], NULL, NULL, 0);
+	case NR_unlinkat:
+		return report_path(t, id, c->ip, c->nr, (__s32)c->args[0], a1, NULL, 0);
+	case NR_symlinkat:
+		return report_path(t, id, c->ip, c->nr, (__s32)c->args[1], a2, a0, 0);
+	default: /* renameat, renameat2, linkat */
+		return report_path(t, id, c->ip, c->nr, (__s32)c->args[2], a3, a1, 0);
+	}
+}
+
+/* Packet and raw sockets only: ordinary TCP/UDP sockets are judged at connect. */
+static __always_inline bool raw_socket(unsigned long family, unsigned long type)
+{
+	type &= SOCK_TYPE_MASK;
+	return family == AF_PACKET || type == SOCK_RAW || type == SOCK_PACKET;
+}
+
+static __always_inline int enter_socket(struct target *t, struct call *c, __u64 id)
+{
+	return raw_socket(c->args[0], c->args[1]) ? notable_syscall(t, c, id, 0) : 0;
+}
+
 /* The entry half of a syscall by a followed process: the same for both kinds of hook. */
 static __always_inline int on_enter(struct target *t, struct call *c, __u64 id)
 {
@@ -1195,6 +1340,20 @@ static __always_inline int on_enter(struct target *t, struct call *c, __u64 id)
 		return enter_connect(c, id);
 	case NR_memfd_create:
 		return enter_memfd_create(c, id);
+	case NR_rename:
+	case NR_link:
+	case NR_unlink:
+	case NR_symlink:
+	case NR_truncate:
+	case NR_ftruncate:
+	case NR_unlinkat:
+	case NR_renameat:
+	case NR_linkat:
+	case NR_symlinkat:
+	case NR_renameat2:
+		return enter_path(t, c, id);
+	case NR_socket:
+		return enter_socket(t, c, id);
 	case NR_io_uring_setup:
 	case NR_ptrace:
 	case NR_process_vm_readv:
@@ -1222,7 +1381,7 @@ static __always_inline int on_return(long nr, long ret)
 	case NR_openat2:
 	case NR_creat:
 	case NR_open_by_handle_at:
-		return exit_open(nr, ret);
+		return exit_open(nr, ret, 0);
 	}
 	if (!pending_stashed)
 		return 0;
@@ -1472,6 +1631,20 @@ LEAN_ENTER(kexec_file_load, 5)
 LEAN_ENTER(bpf, 3)
 LEAN_ENTER(userfaultfd, 1)
 
+/* names changed and packet/raw sockets (the section above on_enter): entry only, the attempt is the finding */
+LEAN_ENTER(rename, 2)
+LEAN_ENTER(renameat, 4)
+LEAN_ENTER(renameat2, 5)
+LEAN_ENTER(link, 2)
+LEAN_ENTER(linkat, 5)
+LEAN_ENTER(symlink, 2)
+LEAN_ENTER(symlinkat, 3)
+LEAN_ENTER(unlink, 1)
+LEAN_ENTER(unlinkat, 3)
+LEAN_ENTER(truncate, 2)
+LEAN_ENTER(ftruncate, 2)
+LEAN_ENTER(socket, 3)
+
 /*
  * The per-syscall tracepoints skip 32-bit syscalls: where a 64-bit process
  * can make them (IA-32 emulation on), these two see them instead. They run
@@ -1506,6 +1679,167 @@ int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
 		return 0;
 	return on_return(nr, ret);
 }
+
+/*
+ * ==== io_uring: requests judged as the syscalls they replace ====
+ * A ring does opens, connects and renames without the syscalls hooked
+ * above, and a ring made before monitoring or received over a socket shows
+ * no io_uring_setup. The kernel's io_uring tracepoints fire only for
+ * processes that use a ring: every other process pays nothing for them.
+ *
+ * Completion (io_uring_complete) gives a request's result: an OPENAT's fd
+ * leads to the file as an open's does, a CONNECT's socket to its peer.
+ * Submission (io_uring_submit_req) gives the names of RENAMEAT, LINKAT,
+ * SYMLINKAT and UNLINKAT while the kernel's copies of them still exist
+ * (the operation frees them). Both run in the process that owns the work:
+ * the submitter, its io-wq workers or its SQPOLL thread, all of its thread
+ * group since 5.12, sharing its fd table. The request's fields used here
+ * (io_kiocb.cqe, .cmd) exist from 6.0 on; the loader leaves these programs
+ * out on kernels whose BTF lacks them, and coverage says so. Not in the
+ * legacy object: its kernels (before 5.17) have none of this.
+ */
+#ifndef WS_LEGACY
+#define IORING_OP_CONNECT 16
+#define IORING_OP_OPENAT 18
+#define IORING_OP_OPENAT2 28
+#define IORING_OP_RENAMEAT 35
+#define IORING_OP_UNLINKAT 36
+#define IORING_OP_SYMLINKAT 38
+#define IORING_OP_LINKAT 39
+#define IORING_OP_SOCKET 45
+#define AT_REMOVEDIR 0x200
+
+/* the request's per-operation data (struct io_open, io_connect, ...) */
+static __always_inline void *uring_cmd(struct io_kiocb *req)
+{
+	return (void *)req + bpf_core_field_offset(struct io_kiocb, cmd);
+}
+
+/* The peer the socket is connected to; failing that (a refused connect), the address the caller gave. */
+static __always_inline int uring_connect(struct target *t, struct io_kiocb *req, int res, __u64 id)
+{
+	struct socket *sock = BPF_CORE_READ(req, file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct io_connect *conn = uring_cmd(req);
+	struct ev_connect *ev;
+	const void *uaddr;
+	__u16 port;
+
+	if (!sk)
+		return 0;
+	ev = reserve(t, sizeof(*ev), EV_CONNECT, WS_KIND_CONNECT);
+	if (!ev)
+		return 0;
+	fill_hdr(&ev->hdr, EV_CONNECT, sizeof(*ev), id);
+	ev->hdr.ret = res;
+	ev->fd = -1; /* a request names its socket by fd or fixed slot: not kept */
+	ev->sock_type = BPF_CORE_READ(sock, type);
+	ev->flags = WS_VIA_URING;
+	ev->_pad2 = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	__builtin_memset(ev->path, 0, sizeof(ev->path));
+	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ev->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (ev->port == 0) {
+		/* the kernel resets the peer of a failed connect: read the request's address (the caller's memory) */
+		uaddr = BPF_CORE_READ(conn, addr);
+		bpf_probe_read_user(&ev->family, sizeof(ev->family), uaddr);
+		bpf_probe_read_user(&port, sizeof(port), uaddr + 2);
+		ev->port = bpf_ntohs(port);
+		if (ev->family == AF_INET)
+			bpf_probe_read_user(ev->addr, 4, uaddr + 4);
+		else if (ev->family == AF_INET6)
+			bpf_probe_read_user(ev->addr, 16, uaddr + 8);
+		else if (ev->family == AF_UNIX)
+			bpf_probe_read_user_str(ev->path, sizeof(ev->path), uaddr + 2);
+	} else if (ev->family == AF_INET) {
+		bpf_core_read(ev->addr, 4, &sk->__sk_common.skc_daddr);
+	} else if (ev->family == AF_INET6) {
+		bpf_core_read(ev->addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	ev->addrlen = ev->family == AF_INET6 ? 28 : ev->family == AF_INET ? 16 : 2 + sizeof(ev->path);
+	submit(ev);
+	return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_uring_complete, void *ring, struct io_kiocb *req)
+{
+	__u64 id;
+	struct target *t;
+	struct io_socket *sk;
+	struct call c = {};
+	__u8 op;
+	int res;
+
+	/* 5.10 to 5.19 pass other arguments here: there the loader does not attach this */
+	if (!bpf_core_field_exists(struct io_kiocb, cqe) || !bpf_core_field_exists(struct io_kiocb, cmd) || !req)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	t = lookup_target(id >> 32);
+	if (!t)
+		return 0;
+	op = BPF_CORE_READ(req, opcode);
+	res = BPF_CORE_READ(req, cqe.res);
+	switch (op) {
+	case IORING_OP_OPENAT:
+	case IORING_OP_OPENAT2:
+		/* a fixed-file open's result is a slot of the ring, not an fd */
+		if (BPF_CORE_READ((struct io_open *)uring_cmd(req), file_slot))
+			return 0;
+		return exit_open(op == IORING_OP_OPENAT ? NR_openat : NR_openat2, res, WS_OPEN_URING);
+	case IORING_OP_CONNECT:
+		return uring_connect(t, req, res, id);
+	case IORING_OP_SOCKET:
+		sk = uring_cmd(req);
+		c.nr = NR_socket;
+		c.args[0] = BPF_CORE_READ(sk, domain);
+		c.args[1] = BPF_CORE_READ(sk, type);
+		if (res < 0 || !raw_socket(c.args[0], c.args[1]))
+			return 0;
+		return notable_syscall(t, &c, id, WS_VIA_URING);
+	default:
+		return 0;
+	}
+}
+
+/* The request names live until the operation runs: read them at submission (the attempt). */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(on_uring_submit, struct io_kiocb *req)
+{
+	__u64 id;
+	struct target *t;
+	struct io_rename *rn;
+	struct io_unlink *un;
+	__u8 op;
+
+	if (!bpf_core_field_exists(struct io_kiocb, cmd) || !req)
+		return 0;
+	op = BPF_CORE_READ(req, opcode);
+	if (op != IORING_OP_RENAMEAT && op != IORING_OP_LINKAT && op != IORING_OP_SYMLINKAT && op != IORING_OP_UNLINKAT)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	t = lookup_target(id >> 32);
+	if (!t)
+		return 0;
+	if (op == IORING_OP_UNLINKAT) {
+		un = uring_cmd(req);
+		return report_path(t, id, 0, NR_unlinkat, BPF_CORE_READ(un, dfd), BPF_CORE_READ(un, filename, name), NULL,
+				   WS_VIA_URING);
+	}
+	/* io_rename and io_link (symlinkat, linkat) hold the same fields under the same names */
+	rn = uring_cmd(req);
+	if (op == IORING_OP_RENAMEAT)
+		return report_path(t, id, 0, NR_renameat, BPF_CORE_READ(rn, new_dfd), BPF_CORE_READ(rn, newpath, name),
+				   BPF_CORE_READ(rn, oldpath, name), WS_VIA_URING);
+	{
+		struct io_link *ln = uring_cmd(req);
+
+		return report_path(t, id, 0, op == IORING_OP_LINKAT ? NR_linkat : NR_symlinkat, BPF_CORE_READ(ln, new_dfd),
+				   BPF_CORE_READ(ln, newpath, name), BPF_CORE_READ(ln, oldpath, name), WS_VIA_URING);
+	}
+}
+#endif /* !WS_LEGACY */
 
 /* ---- process lifetime ---- */
 

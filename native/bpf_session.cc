@@ -19,6 +19,7 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -51,6 +52,10 @@ static_assert(sizeof(ev_syscall) == 96 && offsetof(ev_syscall, remote_addr) == 8
               "ev_syscall layout changed: update layout.ts");
 static_assert(sizeof(ev_open) == 72 + sizeof(ev_file) && offsetof(ev_open, file) == 72,
               "ev_open layout changed: update layout.ts");
+static_assert(sizeof(ev_path) == 72 + sizeof(ev_file) + 2 * WS_PATH_LEN && offsetof(ev_path, at) == 72 &&
+                  offsetof(ev_path, name) == 72 + sizeof(ev_file),
+              "ev_path layout changed: update layout.ts");
+static_assert(offsetof(ev_connect, flags) == 66, "ev_connect layout changed: update layout.ts");
 static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {
@@ -225,6 +230,29 @@ std::string TracingDir(std::string* why) {
   if (Exists(dir + "/events/syscalls")) return dir;
   *why = "tracefs at " + dir + " has no syscall events (kernel without CONFIG_FTRACE_SYSCALLS)";
   return "";
+}
+
+// Whether struct or union `id` of the kernel's BTF has a member `name`, looking
+// into anonymous members as a C compiler does.
+bool HasMember(const btf* types, int id, const char* name, int depth = 0) {
+  const btf_type* t = btf__type_by_id(types, id);
+  if (!t || !(btf_is_struct(t) || btf_is_union(t)) || depth > 4) return false;
+  const btf_member* m = btf_members(t);
+  for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+    const char* n = btf__name_by_offset(types, m->name_off);
+    if (n && strcmp(n, name) == 0) return true;
+    if ((!n || !*n) && HasMember(types, btf__resolve_type(types, m->type), name, depth + 1)) return true;
+  }
+  return false;
+}
+
+// The io_uring programs hook tracepoints that exist where io_uring is built in
+// and read request fields (io_kiocb.cmd, .cqe) that exist from 6.0 on; before
+// that the tracepoints pass other arguments. Read from the kernel's BTF.
+bool UringHookLoads(const btf* vmlinux, const std::string& event) {
+  if (!vmlinux || btf__find_by_name_kind(vmlinux, ("btf_trace_" + event).c_str(), BTF_KIND_TYPEDEF) < 0) return false;
+  int req = btf__find_by_name_kind(vmlinux, "io_kiocb", BTF_KIND_STRUCT);
+  return req >= 0 && HasMember(vmlinux, req, "cmd") && HasMember(vmlinux, req, "cqe");
 }
 
 // Destroying a perf-event link waits for an RCU grace period (~70 ms here),
@@ -457,6 +485,8 @@ void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) 
   // exact mode's sys_enter/sys_exit see 32-bit syscalls themselves
   sees_compat_ = kernel_.ia32 && (!lean || options.compat_hooks);
   const std::string tp = "tp/syscalls/";
+  const std::string uring = "tp_btf/io_uring_";
+  btf* vmlinux = nullptr;
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     const std::string sec = bpf_program__section_name(prog);
@@ -470,9 +500,22 @@ void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) 
       const std::string event = sec.substr(tp.size());
       load = lean && Exists(dir + "/events/syscalls/" + event);
       if (lean && !load && event.compare(0, 10, "sys_enter_") == 0) absent_.push_back(event.substr(10));
+    } else if (sec.compare(0, uring.size(), uring) == 0) {
+      // io_uring requests, in both modes, where this kernel's tracepoints carry them (coverage names the gap);
+      // the kernel's BTF takes ~100 ms to parse and does not change: asked once per process
+      static std::mutex uring_mu;
+      static std::map<std::string, bool> uring_loads;
+      std::lock_guard<std::mutex> lock(uring_mu);
+      auto known = uring_loads.find(sec);
+      if (known == uring_loads.end()) {
+        if (!vmlinux) vmlinux = btf__load_vmlinux_btf();
+        known = uring_loads.emplace(sec, UringHookLoads(libbpf_get_error(vmlinux) ? nullptr : vmlinux, sec.substr(7))).first;
+      }
+      load = known->second;
     }
     bpf_program__set_autoload(prog, load);
   }
+  if (vmlinux && !libbpf_get_error(vmlinux)) btf__free(vmlinux);
 }
 
 void BpfSession::Detach() {

@@ -29,6 +29,10 @@ int main(void)
 	S(ev_file); F(ev_file, ino); F(ev_file, dev); F(ev_file, magic); F(ev_file, nlink); F(ev_file, mode);
 	F(ev_file, flags); F(ev_file, path);
 	S(ev_mem_file); F(ev_mem_file, file);
+	S(ev_path); F(ev_path, nr); F(ev_path, flags); F(ev_path, dfd); F(ev_path, at); F(ev_path, name); F(ev_path, source);
+	F(ev_connect, flags);
+	printf("\"EV_PATH\": %d, \"WS_OPEN_URING\": %d, \"WS_VIA_URING\": %d, \"WS_PATH_FILE\": %d, \"WS_PATH_AT\": %d, \"WS_EXEC_STDIO_SOCKET\": %d,\n",
+	       EV_PATH, WS_OPEN_URING, WS_VIA_URING, WS_PATH_FILE, WS_PATH_AT, WS_EXEC_STDIO_SOCKET);
 	S(ev_open); F(ev_open, nr); F(ev_open, f_flags); F(ev_open, f_mode); F(ev_open, flags); F(ev_open, file);
 	printf("\"EV_MMAP\": %d, \"EV_MPROTECT\": %d, \"EV_PKEY_MPROTECT\": %d, \"EV_EXEC\": %d,\n",
 	       EV_MMAP, EV_MPROTECT, EV_PKEY_MPROTECT, EV_EXEC);

@@ -75,8 +75,26 @@ export function assessCoverage(input: CoverageInput): Coverage {
       'every process and thread created, followed before it first runs (kernel)',
     );
     if (input.kernel?.compat) sees.push('syscalls made through the 32-bit ABI (int 0x80), judged as their 64-bit twins (kernel)');
+    sees.push(
+      'rename, link, symlink, unlink and truncate by a followed process, at entry: persistence writes, wiped logs, links to secrets (kernel)',
+      'packet and raw sockets made (kernel), and whether an executed program\'s stdin/stdout is a socket (reverse shells)',
+    );
+    const uringOps = input.hooks.includes('on_uring_complete');
+    const uringNames = input.hooks.includes('on_uring_submit');
+    if (uringOps) {
+      sees.push(
+        `io_uring requests judged as their syscalls, whatever ring made them (one made before monitoring or received over a socket included): OPENAT/OPENAT2 by the file opened, CONNECT by the socket's peer, SOCKET${uringNames ? ', RENAMEAT, LINKAT, SYMLINKAT and UNLINKAT by their names' : ''} (kernel)`,
+      );
+      blind.push("io_uring opens into a ring's fixed-file table (no fd: the file is not looked up)");
+      if (!uringNames) blind.push(`rename, link, symlink and unlink submitted through io_uring (Linux ${input.kernel?.release ?? ''} has no io_uring_submit_req tracepoint)`);
+    } else {
+      blind.push(
+        `operations submitted through io_uring (only io_uring_setup is seen): Linux ${input.kernel?.release ?? ''}'s io_uring tracepoints do not carry the request (6.0 on do), or io_uring is not built in`,
+      );
+    }
     blind.push(
-      'operations submitted through io_uring (only io_uring_setup is seen)',
+      'reads, writes and sends through an fd already open, by syscall or io_uring (only opens are judged)',
+      'symlinks in the directory part of a renamed, linked or removed name (the name is joined to the directory the kernel holds, not resolved)',
       'writes through a /proc/PID/mem fd or a shared mapping opened before monitoring (only opens and mappings are seen)',
     );
     if (input.kernel?.ia32 && !input.kernel.compat) blind.push('syscalls made through the 32-bit ABI (int 0x80): this kernel runs them and they were not hooked');

@@ -111,6 +111,8 @@ export interface ExecEvent extends TaskInfo {
   entrySeen: boolean;
   /** An exec by a process nobody follows, reported because the probes watch every exec (`watchExecs`). */
   host?: true;
+  /** The new image's stdin or stdout is an inet/inet6 socket (not a unix socketpair): a program served over a network connection (a reverse shell). */
+  stdioSocket?: boolean;
   ok: boolean;
   /** 0 or -errno. */
   result: number;
@@ -134,6 +136,12 @@ export interface ConnectEvent extends TaskInfo {
   /** 0, -EINPROGRESS for a non-blocking connect under way, or -errno. */
   result: number;
   ok: boolean;
+  /**
+   * Made by an io_uring request (IORING_OP_CONNECT), seen when it completed:
+   * the address is the socket's peer (or, for a failed one, the request's),
+   * and fd is -1.
+   */
+  uring?: boolean;
 }
 
 export interface MemfdEvent extends TaskInfo {
@@ -193,6 +201,8 @@ export interface SyscallEvent extends TaskInfo {
   remoteAddr: number;
   /** Issued through the 32-bit ABI (int 0x80): reported once per process, its syscalls not decoded. */
   compat: boolean;
+  /** Made by an io_uring request (IORING_OP_SOCKET) rather than the syscall. */
+  uring?: boolean;
 }
 
 export type OpenSyscall = 'open' | 'openat' | 'openat2' | 'creat' | 'open_by_handle_at';
@@ -213,12 +223,42 @@ export interface OpenEvent extends TaskInfo {
   write: boolean;
   /** The file is /proc/PID/mem or /proc/PID/task/TID/mem (procfs, named "mem"). */
   procMem: boolean;
+  /** Opened by an io_uring request (IORING_OP_OPENAT/OPENAT2) rather than the syscall. */
+  uring?: boolean;
   file: FileInfo;
+}
+
+export type PathSyscall =
+  | 'rename' | 'renameat' | 'renameat2' | 'link' | 'linkat' | 'symlink' | 'symlinkat' | 'unlink' | 'unlinkat' | 'truncate' | 'ftruncate';
+
+/**
+ * A name changed by a followed process: renamed or linked onto, a symlink
+ * made, removed or truncated. Reported as the call is made (the attempt),
+ * from its syscall or its io_uring request.
+ */
+export interface PathEvent extends TaskInfo {
+  kind: 'path';
+  syscall: PathSyscall;
+  op: 'rename' | 'link' | 'symlink' | 'unlink' | 'truncate';
+  /**
+   * The path changed, absolute: the directory the kernel starts a relative
+   * name from (working directory or dfd, read from its dentries) joined with
+   * the caller's name, '.' and '..' taken by name; for ftruncate the file's
+   * own path. Symlinks in the caller's part are not resolved. '' if unknown.
+   */
+  path: string;
+  /** The caller's string, as given. */
+  name: string;
+  /** rename/link: the old name (absolute when it could be joined); symlink: the text the link points to. */
+  source: string;
+  /** Made by an io_uring request (RENAMEAT, LINKAT, SYMLINKAT, UNLINKAT). */
+  uring?: boolean;
 }
 
 export type KernelEvent =
   | AnonSyscallEvent
   | OpenEvent
+  | PathEvent
   | SyscallEvent
   | MmapEvent
   | MprotectEvent

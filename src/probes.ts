@@ -95,6 +95,7 @@ const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
   [EV.FORK, 'fork'],
   [EV.EXIT, 'exit'],
   [EV.ANON_SYSCALL, 'anon-syscall'],
+  [EV.PATH, 'path'],
   [EV.SYSCALL, 'syscall'],
   [EV.OPEN, 'open'],
 ];
@@ -232,7 +233,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
   /** Counted losses since the probes started; final once stop() has resolved. */
   drops(): DropCounts {
     const raw = this.session.drops();
-    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0 };
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0 };
     for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
     const stash = raw[DROP_STASH] ?? 0;
     const userspace = raw[EV_TYPE_MAX] ?? 0;

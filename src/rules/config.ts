@@ -3,7 +3,7 @@
  * (JSON, `--rules FILE`) can replace any list and override any rule's level:
  *
  *   { "sensitiveEnv": ["SSH_AUTH_SOCK", "*_TOKEN"], "ports": { "9001": "Tor ORPort" },
- *     "levels": { "network.outbound": "LOW" } }
+ *     "persistence": { "scheduled": ["/etc/cron.d/x"] }, "levels": { "network.outbound": "LOW" } }
  */
 import * as fs from 'fs';
 import { LEVELS, type Level } from '../alerts';
@@ -19,9 +19,23 @@ export interface RulesConfig {
   ports: Record<string, string>;
   /** AF_UNIX sockets that hand out control of the host: path -> what it is. */
   sensitiveSockets: Record<string, string>;
+  /**
+   * Files whose writing makes an intrusion outlive a restart or hands out
+   * the host, by class (each class is the rule `persistence.<class>`): a
+   * write is an open for writing, a rename or link onto, a symlink placed
+   * at, or a truncate of, the path the kernel resolved.
+   */
+  persistence: Record<PersistenceClass, string[]>;
+  /** Logs and shell histories whose truncation or removal hides what happened. */
+  logFiles: string[];
+  /** Programs that move data over the network from a command line (basenames). */
+  networkTools: string[];
   /** Rule id -> level, replacing the rule's own. */
   levels: Record<string, Level>;
 }
+
+export const PERSISTENCE_CLASSES = ['remote-access', 'preload', 'accounts', 'scheduled', 'shell-startup', 'binaries'] as const;
+export type PersistenceClass = (typeof PERSISTENCE_CLASSES)[number];
 
 export const DEFAULT_RULES: RulesConfig = {
   sensitiveEnv: [
@@ -85,6 +99,50 @@ export const DEFAULT_RULES: RulesConfig = {
     '/run/containerd/containerd.sock': 'containerd API',
     '/var/run/crio/crio.sock': 'CRI-O API',
   },
+  persistence: {
+    'remote-access': ['**/.ssh/authorized_keys', '**/.ssh/authorized_keys2', '/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d/**'],
+    preload: ['/etc/ld.so.preload', '/etc/ld.so.conf', '/etc/ld.so.conf.d/**'],
+    accounts: ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow', '/etc/sudoers', '/etc/sudoers.d/**', '/etc/pam.d/**'],
+    scheduled: [
+      '/etc/crontab',
+      '/etc/cron.*/**',
+      '/etc/anacrontab',
+      '/var/spool/cron/**',
+      '/var/spool/at/**',
+      '/etc/systemd/system/**',
+      '/etc/systemd/user/**',
+      '/lib/systemd/system/**',
+      '/usr/lib/systemd/system/**',
+      '/run/systemd/system/**',
+      '**/.config/systemd/user/**',
+      '/etc/init.d/**',
+      '/etc/rc.local',
+      '/etc/xdg/autostart/**',
+      '**/.config/autostart/**',
+      '/etc/udev/rules.d/**',
+      '/etc/modules-load.d/**',
+    ],
+    'shell-startup': [
+      '**/.bashrc',
+      '**/.bash_profile',
+      '**/.bash_login',
+      '**/.bash_logout',
+      '**/.profile',
+      '**/.zshrc',
+      '**/.zshenv',
+      '**/.zprofile',
+      '**/.zlogin',
+      '/etc/profile',
+      '/etc/profile.d/**',
+      '/etc/bash.bashrc',
+      '/etc/bashrc',
+      '/etc/environment',
+      '/etc/zsh/**',
+    ],
+    binaries: ['/bin/**', '/sbin/**', '/usr/bin/**', '/usr/sbin/**', '/usr/local/bin/**', '/usr/local/sbin/**', '/usr/lib/**/*.so*', '/lib/**/*.so*'],
+  },
+  logFiles: ['/var/log/**', '**/.bash_history', '**/.zsh_history', '**/.sh_history', '**/.ash_history', '**/.python_history'],
+  networkTools: ['nc', 'ncat', 'netcat', 'nc.openbsd', 'nc.traditional', 'socat', 'curl', 'wget', 'telnet', 'nmap', 'masscan', 'tftp', 'ftp', 'sshpass'],
   levels: {},
 };
 
@@ -124,8 +182,22 @@ export function loadRules(file: string): RulesConfig {
       case 'sensitiveEnv':
       case 'sensitiveFiles':
       case 'dropLocations':
+      case 'logFiles':
+      case 'networkTools':
         rules[key] = stringList(file, key, value);
         break;
+      case 'persistence': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(file, '"persistence" must be an object');
+        const classes: Record<string, string[]> = { ...DEFAULT_RULES.persistence };
+        for (const [cls, list] of Object.entries(value)) {
+          if (!(PERSISTENCE_CLASSES as readonly string[]).includes(cls)) {
+            fail(file, `unknown persistence class "${cls}" (known: ${PERSISTENCE_CLASSES.join(', ')})`);
+          }
+          classes[cls] = stringList(file, `persistence.${cls}`, list);
+        }
+        rules.persistence = classes as RulesConfig['persistence'];
+        break;
+      }
       case 'ports': {
         const ports = stringMap(file, key, value);
         for (const p of Object.keys(ports)) {

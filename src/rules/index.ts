@@ -8,7 +8,7 @@ import type { RulesConfig } from './config';
 import type { DropCounts } from '../probes';
 import { blindedRules } from './monitor';
 import { mmapRules, mprotectRules, rwxRegionRules } from './memory';
-import { anonSyscallRules, judgeMemory, judgeOpen, judgeRwxRegion } from './runtime';
+import { anonSyscallRules, judgeMemory, judgeOpen, judgeRwxRegion, judgeSyscall } from './runtime';
 import { memfdSyscallRules, memoryFileRules } from './fileless';
 import { injectionRules, procMemRules, type InjectionContext } from './injection';
 import type { CallSite } from '../runtime/callsite';
@@ -16,6 +16,8 @@ import type { RuntimeInfo } from '../runtime/identify';
 import { outboundFromConnect, outboundRules, unixSocketRules, type Outbound } from './network';
 import { execRules, memfdRules, processRules, type ProcessContext } from './process';
 import { SecretMatchers } from './secrets';
+import { PersistenceMatchers, procEnvironRules } from './persistence';
+import { PROC_SUPER_MAGIC } from '../events';
 import { syscallRules } from './syscalls';
 
 export { DEFAULT_RULES, loadRules, type RulesConfig } from './config';
@@ -38,9 +40,13 @@ export interface RuleContext extends ProcessContext, InjectionContext {
 
 export class RuleSet {
   private readonly secrets: SecretMatchers;
+  private readonly persistence: PersistenceMatchers;
+  private readonly networkTools: ReadonlySet<string>;
 
   constructor(private readonly config: RulesConfig) {
     this.secrets = new SecretMatchers(config);
+    this.persistence = new PersistenceMatchers(config);
+    this.networkTools = new Set(config.networkTools);
   }
 
   private leveled(findings: Finding[]): Finding[] {
@@ -61,11 +67,17 @@ export class RuleSet {
       case 'anon-syscall':
         return this.leveled(e.memfd ? memfdSyscallRules(e) : anonSyscallRules(e));
       case 'syscall':
-        return this.leveled(injectionRules(e, ctx) ?? syscallRules(e));
-      case 'open':
-        return this.leveled(judgeOpen(e, [...procMemRules(e, ctx), ...this.secrets.openRules(e)], ctx.runtime(e.pid)));
+        return this.leveled(judgeSyscall(e, injectionRules(e, ctx) ?? syscallRules(e), ctx.runtime(e.pid)));
+      case 'open': {
+        // a write that persists says more than "a secret file was opened": it replaces that finding
+        const persists = this.persistence.openRules(e);
+        const files = persists.length > 0 ? persists : this.secrets.openRules(e);
+        return this.leveled(judgeOpen(e, [...procMemRules(e, ctx), ...procEnvironRules(e, PROC_SUPER_MAGIC), ...files], ctx.runtime(e.pid)));
+      }
+      case 'path':
+        return this.leveled(this.persistence.pathRules(e));
       case 'exec':
-        return this.leveled(execRules(e, ctx));
+        return this.leveled(execRules(e, ctx, this.networkTools));
       case 'memfd':
         return this.leveled(memfdRules(e));
       case 'connect': {

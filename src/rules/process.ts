@@ -34,8 +34,23 @@ function fileless(program: string, argv: string[], evidence: string, pid: number
 /** Command interpreters: a WASM runtime has no business starting one. */
 const SHELLS = /^(?:sh|bash|dash|zsh|ksh|mksh|ash|csh|tcsh|fish|busybox)$/;
 
-function child(program: string, argv: string[], evidence: string, pid: number): Finding {
+/** Interpreters that can serve a remote caller as a shell does. */
+const INTERPRETERS = /^(?:python[\d.]*|perl|ruby|php[\d.]*|lua[\d.]*|node|nodejs|awk|gawk|busybox)$/;
+
+function child(program: string, argv: string[], evidence: string, pid: number, networkTools?: ReadonlySet<string>): Finding {
   const name = basename(program) || program;
+  if (networkTools?.has(name)) {
+    return {
+      rule: 'process.network-tool',
+      key: `${program}\u0000${argv.join('\u0000')}`,
+      level: 'HIGH',
+      category: 'PROCESS',
+      title: `Network tool executed: ${name}`,
+      description: 'a program that fetches, sends or relays data over the network was started under the WASM runtime — downloading a payload, exfiltrating or opening a tunnel',
+      evidence,
+      pid,
+    };
+  }
   if (SHELLS.test(name)) {
     return {
       rule: 'process.shell',
@@ -60,10 +75,27 @@ function child(program: string, argv: string[], evidence: string, pid: number): 
   };
 }
 
-export function execRules(e: ExecEvent, ctx: ProcessContext): Finding[] {
+/** A program whose stdin or stdout is a socket: a shell (or an interpreter) served to whoever is at the other end. */
+function reverseShell(program: string, argv: string[], evidence: string, pid: number): Finding {
+  const name = basename(program) || program;
+  const shell = SHELLS.test(name) || INTERPRETERS.test(name);
+  return {
+    rule: 'process.reverse-shell',
+    key: `${program}\u0000${argv.join('\u0000')}`,
+    level: shell ? 'CRITICAL' : 'HIGH',
+    category: 'PROCESS',
+    title: shell ? `Reverse shell: ${name} with its stdin/stdout on a socket` : `Program with its stdin/stdout on a socket: ${name}`,
+    description: 'the program reads its commands from, and writes its output to, a network connection: someone at the other end is driving it',
+    evidence: `${evidence} stdio=socket`,
+    pid,
+  };
+}
+
+export function execRules(e: ExecEvent, ctx: ProcessContext, networkTools?: ReadonlySet<string>): Finding[] {
   if (!e.ok || ctx.isLaunchExec(e)) return [];
   const program = e.image || e.filename;
   const evidence = `argv=${argvText(e.argv)}${e.argc > e.argv.length ? ` (+${e.argc - e.argv.length} more)` : ''} image=${program} pid=${e.pid} ppid=${e.ppid}`;
+  if (e.stdioSocket) return [reverseShell(program, e.argv, evidence, e.pid)];
   const fdMatch = FD_PATH.exec(e.image);
   const byFd = e.syscall === 'execveat' && e.filename === '' && (e.atFlags & AT_EMPTY_PATH) !== 0;
   if (fdMatch || byFd) {
@@ -71,7 +103,7 @@ export function execRules(e: ExecEvent, ctx: ProcessContext): Finding[] {
     const name = ctx.memfdName(e.pid, fd);
     return [fileless(program, e.argv, `${evidence} fd=${fd}${name !== undefined ? ` memfd=${name}` : ''}`, e.pid)];
   }
-  return [child(program, e.argv, evidence, e.pid)];
+  return [child(program, e.argv, evidence, e.pid, networkTools)];
 }
 
 /** A child found by polling /proc (the --no-bpf path). */

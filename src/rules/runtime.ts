@@ -6,7 +6,7 @@
  * libffi's closure pages are expected in any process (src/runtime/codegen.ts).
  */
 import type { Finding } from '../alerts';
-import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type OpenEvent, type ProcRwxEvent } from '../events';
+import { PROT_EXEC, PROT_WRITE, type AnonSyscallEvent, type MmapEvent, type MprotectEvent, type OpenEvent, type ProcRwxEvent, type SyscallEvent } from '../events';
 import { describeSite, type CallSite } from '../runtime/callsite';
 import { isFfiClosureMmap } from '../runtime/codegen';
 import type { RuntimeInfo } from '../runtime/identify';
@@ -148,6 +148,29 @@ export function judgeOpen(e: OpenEvent, findings: Finding[], runtime: RuntimeInf
           description: `${runtime.name} reads ${own[1]}; module code reading it through ${runtime.name}'s own file API is not told apart`,
           evidence: f.evidence,
           pid: f.pid,
+        },
+  );
+}
+
+/**
+ * A runtime's own io_uring: libuv (Node) and Bun can do file I/O through a
+ * ring, and what the ring does is judged request by request where the
+ * io_uring hooks run, so making one is no finding for them (INFO). Any other
+ * program making one keeps its level.
+ */
+const URING_RUNTIMES = new Set(['node', 'bun', 'deno']);
+
+export function judgeSyscall(e: SyscallEvent, findings: Finding[], runtime: RuntimeInfo | null): Finding[] {
+  if (e.name !== 'io_uring_setup' || !runtime || !URING_RUNTIMES.has(runtime.name)) return findings;
+  return findings.map((f) =>
+    f.rule !== 'syscall.io_uring_setup'
+      ? f
+      : {
+          ...f,
+          rule: 'syscall.io_uring-runtime',
+          level: 'INFO',
+          title: `Expected: ${runtime.name} made an io_uring instance`,
+          description: `${runtime.name}'s event loop can do file I/O through io_uring; its requests are judged as the syscalls they replace`,
         },
   );
 }

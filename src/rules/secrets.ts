@@ -74,9 +74,10 @@ export class SecretMatchers {
     if (e.file.detached) return [];
     const path = e.file.path;
     const shown = fileName(e.file);
-    const evidence = `path=${shown} fd=${e.fd} ${e.write ? 'write' : 'read'} syscall=${e.syscall} pid=${e.pid} comm=${e.comm}`;
+    const evidence = `path=${shown} fd=${e.fd} ${e.write ? 'write' : 'read'} syscall=${e.syscall}${e.uring ? ' via=io_uring' : ''} pid=${e.pid} comm=${e.comm}`;
     if (this.files.some((re) => re.test(path))) {
-      return [sensitiveFile(path, e.pid, `Sensitive file opened: ${shown}`, 'the runtime opened a credential or system secret file', evidence)];
+      const how = e.uring ? ' through io_uring' : '';
+      return [sensitiveFile(path, e.pid, `Sensitive file opened${how}: ${shown}`, `the runtime opened a credential or system secret file${how}`, evidence)];
     }
     if (e.write && this.drops.some((re) => re.test(path))) {
       return [droppedFile(path, e.pid, `File written in a world-writable location: ${shown}`, evidence)];

@@ -52,7 +52,32 @@ const NOTABLE: Record<string, Notable> = {
   },
 };
 
+const AF_PACKET = 17;
+const SOCK_RAW = 3;
+
+/** A packet socket sees (and can forge) every frame on an interface; a raw socket, every IP packet of a protocol. */
+function rawSocketRules(e: SyscallEvent): Finding[] {
+  const [family, type, protocol] = e.args;
+  const packet = family === AF_PACKET;
+  const how = e.uring ? ' via=io_uring' : '';
+  return [
+    {
+      rule: packet ? 'network.packet-socket' : 'network.raw-socket',
+      key: `${e.pid}`,
+      level: 'HIGH',
+      category: 'NETWORK',
+      title: packet ? 'Packet socket opened (AF_PACKET)' : 'Raw IP socket opened (SOCK_RAW)',
+      description: packet
+        ? 'capturing or injecting every frame on the host: sniffing credentials, spoofing, covert channels'
+        : 'crafting IP packets by hand: scanning, spoofing, covert channels (ICMP tunnels)',
+      evidence: `syscall=socket family=${family} type=${(type & 0xf) === SOCK_RAW ? 'SOCK_RAW' : type}${e.uring ? '' : ` protocol=${protocol}`}${how} pid=${e.pid} tid=${e.tid} comm=${e.comm}`,
+      pid: e.pid,
+    },
+  ];
+}
+
 export function syscallRules(e: SyscallEvent): Finding[] {
+  if (e.name === 'socket' && !e.compat) return rawSocketRules(e);
   if (e.compat) {
     return [
       {

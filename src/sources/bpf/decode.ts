@@ -18,6 +18,8 @@ import type {
   MprotectEvent,
   OpenEvent,
   OpenSyscall,
+  PathEvent,
+  PathSyscall,
   SyscallEvent,
   SocketFamily,
   SocketType,
@@ -33,6 +35,7 @@ import {
   EXEC_AT,
   EXEC_HOST,
   EXEC_NO_ENTER,
+  EXEC_STDIO_SOCKET,
   EXIT,
   FILE,
   FILE_DETACHED,
@@ -48,6 +51,10 @@ import {
   MEMFD,
   OPEN,
   OPEN_PROC_MEM,
+  OPEN_URING,
+  PATH,
+  PATH_AT,
+  PATH_FILE,
   PATH_LEN,
   PLACED_IMAGE,
   SITE_MEMFD,
@@ -55,7 +62,9 @@ import {
   SUN_PATH_LEN,
   SYSCALL,
   SYSCALL_COMPAT,
+  VIA_URING,
 } from './layout';
+import { posix } from 'path';
 import { formatIPv4, formatIPv6 } from '../../net/address';
 import { syscallName } from '../../syscalls';
 
@@ -71,6 +80,13 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.ANON_SYSCALL]: ANON_SYSCALL.size,
   [EV.SYSCALL]: SYSCALL.size,
   [EV.OPEN]: OPEN.size,
+  [EV.PATH]: PATH.size,
+};
+
+const PATH_SYSCALLS: Record<number, [PathSyscall, PathEvent['op']]> = {
+  82: ['rename', 'rename'], 264: ['renameat', 'rename'], 316: ['renameat2', 'rename'],
+  86: ['link', 'link'], 265: ['linkat', 'link'], 88: ['symlink', 'symlink'], 266: ['symlinkat', 'symlink'],
+  87: ['unlink', 'unlink'], 263: ['unlinkat', 'unlink'], 76: ['truncate', 'truncate'], 77: ['ftruncate', 'truncate'],
 };
 
 const OPEN_SYSCALLS: Record<number, OpenSyscall> = { 2: 'open', 85: 'creat', 257: 'openat', 304: 'open_by_handle_at', 437: 'openat2' };
@@ -218,6 +234,7 @@ function decodeExec(buf: Buffer, view: DataView, at: number): ExecEvent {
     atFlags: view.getUint32(at + EXEC.atFlags, true),
     entrySeen: !(flags & EXEC_NO_ENTER),
     ...(flags & EXEC_HOST ? { host: true as const } : {}),
+    stdioSocket: (flags & EXEC_STDIO_SOCKET) !== 0,
     ok: result === 0,
     result,
   };
@@ -259,6 +276,7 @@ function decodeConnect(buf: Buffer, view: DataView, at: number): ConnectEvent {
     path,
     result,
     ok: result === 0,
+    uring: (view.getUint16(at + CONNECT.flags, true) & VIA_URING) !== 0,
   };
 }
 
@@ -324,6 +342,7 @@ function decodeOpen(buf: Buffer, view: DataView, at: number): OpenEvent {
     flags: view.getUint32(at + OPEN.fFlags, true),
     write: (fMode & 0x2) !== 0,
     procMem: (view.getUint32(at + OPEN.flags, true) & OPEN_PROC_MEM) !== 0,
+    uring: (view.getUint32(at + OPEN.flags, true) & OPEN_URING) !== 0,
     file: decodeFile(buf, view, at + OPEN.file),
   };
 }
@@ -340,6 +359,38 @@ function decodeSyscall(buf: Buffer, view: DataView, at: number): SyscallEvent {
     args: [u64(view, at + SYSCALL.args), u64(view, at + SYSCALL.args + 8), u64(view, at + SYSCALL.args + 16)],
     remoteAddr: u64(view, at + SYSCALL.remoteAddr),
     compat,
+    uring: (view.getUint32(at + SYSCALL.flags, true) & VIA_URING) !== 0,
+  };
+}
+
+/** A name relative to an absolute directory, joined; '' when either is unknown. */
+function joined(dir: string, name: string): string {
+  if (name.startsWith('/')) return posix.normalize(name);
+  if (!dir.startsWith('/') || name === '') return '';
+  return posix.normalize(`${dir}/${name}`);
+}
+
+function decodePath(buf: Buffer, view: DataView, at: number): PathEvent {
+  const nr = view.getUint32(at + PATH.nr, true);
+  const flags = view.getUint32(at + PATH.flags, true);
+  const [syscall, op] = PATH_SYSCALLS[nr] ?? ['unlinkat', 'unlink'];
+  const dir = flags & (PATH_AT | PATH_FILE) ? decodeFile(buf, view, at + PATH.at) : null;
+  const name = cString(buf, at + PATH.name, PATH_LEN);
+  const source = cString(buf, at + PATH.source, PATH_LEN);
+  const base = dir && !dir.truncated && !dir.detached ? dir.path : '';
+  const path = flags & PATH_FILE ? base : joined(base, name);
+  // rename and link without a dfd: the old name starts where the new one does
+  const sameDir = syscall === 'rename' || syscall === 'link';
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'path',
+    syscall,
+    op,
+    path,
+    name,
+    source: op !== 'symlink' && (sameDir || source.startsWith('/')) ? joined(base, source) || source : source,
+    uring: (flags & VIA_URING) !== 0,
   };
 }
 
@@ -373,6 +424,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeSyscall(buf, view, at);
     case EV.OPEN:
       return decodeOpen(buf, view, at);
+    case EV.PATH:
+      return decodePath(buf, view, at);
     default:
       return null;
   }

@@ -24,8 +24,9 @@ export const EV = {
   ANON_SYSCALL: 9,
   SYSCALL: 10,
   OPEN: 11,
+  PATH: 12,
 } as const;
-export const EV_TYPE_MAX = 12;
+export const EV_TYPE_MAX = 13;
 /** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
 export const DROP_STASH = 0;
 
@@ -33,6 +34,9 @@ export const EXEC_AT = 0x1;
 export const EXEC_NO_ENTER = 0x2;
 export const EXEC_ARGS_RAW = 0x4;
 export const EXEC_HOST = 0x8;
+export const EXEC_STDIO_SOCKET = 0x10;
+/** ev_connect.flags, ev_syscall.flags, ev_path.flags: an io_uring request rather than the syscall. */
+export const VIA_URING = 0x100;
 export const FORK_THREAD = 0x1;
 
 export const HDR = {
@@ -82,6 +86,7 @@ export const CONNECT = {
   family: 60,
   port: 62,
   sockType: 64,
+  flags: 66,
   addrlen: 68,
   addr: 72,
   path: 88,
@@ -117,6 +122,20 @@ export const OPEN = {
   file: 72,
 } as const;
 export const OPEN_PROC_MEM = 0x1;
+export const OPEN_URING = 0x2;
+
+/** struct ev_path: a rename, link, symlink, unlink or truncate. */
+export const PATH = {
+  size: 864,
+  nr: 56,
+  flags: 60,
+  dfd: 64,
+  at: 72,
+  name: 352,
+  source: 608,
+} as const;
+export const PATH_FILE = 0x1;
+export const PATH_AT = 0x2;
 
 export const MEMFD = {
   size: 320,
