@@ -94,6 +94,7 @@ const RECORD_KINDS: Array<[type: number, size: number, kind: KernelEvent['kind']
   [L.EV.ANON_SYSCALL, L.ANON_SYSCALL.size, 'anon-syscall'],
   [L.EV.SYSCALL, L.SYSCALL.size, 'syscall'],
   [L.EV.OPEN, L.OPEN.size, 'open'],
+  [L.EV.PATH, L.PATH.size, 'path'],
   // memory events on a file's memory carry the file: a second size for the same types
   [L.EV.MMAP, L.MEM_FILE.size, 'mmap'],
   [L.EV.MPROTECT, L.MEM_FILE.size, 'mprotect'],
