@@ -164,6 +164,10 @@ fi
 # and closing it waits until the UART has sent everything.
 exec < /dev/null > /dev/null 2>&1
 echo "@@KERNEL-EXIT $rc" > /dev/console
+# That close does not wait for the UART when something else still holds the
+# console (a child the payload left behind): give it a moment to drain, or
+# the marker can be lost with the power.
+sleep 1
 poweroff -f
 echo o > /proc/sysrq-trigger
 sleep 10
@@ -269,7 +273,7 @@ run_kernel() { # LABEL IMAGE; prints the summary line, returns non-zero on failu
   elif [ -z "$tstart" ]; then
     status="FAIL did not boot (qemu exit $qrc)"
   elif [ -z "$code" ]; then
-    status="FAIL no exit marker (qemu exit $qrc)"
+    status="FAIL no exit marker (qemu exit $qrc; console ends: $(grep -av '^\s*$' "$OUT/$label.log" | tail -n 2 | tr '\n' '|' | cut -c1-200))"
   elif [ "$code" != 0 ]; then
     status="FAIL payload exit $code"
   fi
