@@ -4,6 +4,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/perf_event.h>
 #include <linux/types.h>
 #include <sys/ioctl.h>
@@ -370,7 +372,18 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
     }
   }
 
-  if ((err = bpf_object__load(obj_))) {
+  // The verifier gives up with EAGAIN when a signal is pending for the loading
+  // thread (a profiler's SIGPROF every millisecond, a child's SIGCHLD), and
+  // libbpf's few retries do not outlast a steady stream of them: signals wait
+  // until the programs are loaded.
+  {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    err = bpf_object__load(obj_);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  if (err) {
     err = -err;
     std::string name, log;
     if (!FailedProgram(&name, &log) || err == EPERM) throw BpfError("cannot load BPF programs: " + ErrnoText(err), err);

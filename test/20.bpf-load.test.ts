@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { BPF_OBJECT_PATH, loadAddon } from '../src/native';
 import { startProbes, ProbeError } from '../src/probes';
@@ -161,6 +162,20 @@ describeBpf('loading and teardown', () => {
       left = links.filter((id) => now.has(id));
     }
     expect(left).toEqual([]);
+  });
+
+  it('loads in a process that a steady stream of signals interrupts (a CPU profiler: SIGPROF every 100 µs)', () => {
+    // The verifier gives up with EAGAIN when the loading thread has a signal pending.
+    const script = `const { startProbes } = require(${JSON.stringify(path.join(ROOT, 'dist', 'probes.js'))});
+      for (let i = 0; i < 3; i++) { const p = startProbes({}); console.log('loaded ' + p.programs().length); p.stop(); }`;
+    const profiles = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-prof-'));
+    try {
+      const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profiles, '-e', script], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^loaded [1-9]\d*$/), expect.stringMatching(/^loaded /), expect.stringMatching(/^loaded /)]);
+    } finally {
+      fs.rmSync(profiles, { recursive: true, force: true });
+    }
   });
 
   it('stop() is safe to call twice, concurrently or after it resolved', async () => {
