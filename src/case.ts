@@ -219,7 +219,7 @@ export class Case {
         break;
       case 'mmap':
         // new code in the process (a library, a JIT region): cached mappings no longer tell all
-        if (e.ok) this.maps.invalidate(e.pid);
+        if (e.ok) this.maps.mapped(e.pid, { ...e, start: e.result });
         // a runtime library loaded into a program: the program is that runtime's embedder from now on
         if (e.ok && e.file && e.prot & PROT_EXEC && libraryEntry(path.basename(e.file.path))) {
           this.runtimes.delete(e.pid);

@@ -197,6 +197,57 @@ describe('call sites', () => {
   });
 });
 
+describe('the mappings cache follows the mmaps it is told of', () => {
+  const strip = (m: { start: number; end: number; perms: string; path: string }) => ({ start: m.start, end: m.end, perms: m.perms, path: m.path });
+
+  it('a mapping laid over part of a file mapping splits it as the kernel does, with no /proc read', async () => {
+    // a child maps a file, then maps anonymous RWX memory over the middle of it
+    const file = path.join(os.tmpdir(), `wasmshark-maps-${process.pid}`);
+    fs.writeFileSync(file, Buffer.alloc(5 * 4096, 1));
+    const script = `import mmap, ctypes, sys
+f = open(${JSON.stringify(file)}, 'rb')
+m = mmap.mmap(f.fileno(), 5 * 4096, prot=mmap.PROT_READ)
+print('go', flush=True)
+sys.stdin.readline()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+start = int(sys.stdin.readline(), 16)
+r = libc.mmap(start + 4096, 2 * 4096, 7, 0x32, -1, 0)  # MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED
+print(hex(r), flush=True)
+sys.stdin.readline()
+`;
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = () => new Promise<string>((resolve) => child.stdout!.once('data', (d) => resolve(String(d).trim())));
+    try {
+      expect(await line()).toBe('go');
+      const cache = new MapsCache();
+      const before = cache.maps(child.pid!);
+      const mapped = before.find((m) => m.path === file)!;
+      expect(mapped).toMatchObject({ end: mapped.start + 5 * 4096, perms: 'r--s' });
+      child.stdin!.write(`\n${mapped.start.toString(16)}\n`);
+      const at = parseInt(await line(), 16);
+      expect(at).toBe(mapped.start + 4096);
+      cache.mapped(child.pid!, { start: at, length: 2 * 4096 - 100, prot: 7, flags: 0x32, offset: 0, fd: -1, file: null });
+      const told = cache.maps(child.pid!).map(strip);
+      const kernel = new MapsCache().maps(child.pid!).map(strip);
+      expect(told.filter((m) => m.end > mapped.start && m.start < mapped.end)).toEqual([
+        { start: mapped.start, end: mapped.start + 4096, perms: 'r--s', path: file },
+        { start: at, end: at + 2 * 4096, perms: 'rwxp', path: '' },
+        { start: at + 2 * 4096, end: mapped.end, perms: 'r--s', path: file },
+      ]);
+      expect(told.filter((m) => m.end > mapped.start && m.start < mapped.end)).toEqual(kernel.filter((m) => m.end > mapped.start && m.start < mapped.end));
+      expect(cache.callSite(child.pid!, at + 8, [])).toMatchObject({ kind: 'anonymous' });
+      // a file mapping it could not name drops the cache: the next lookup reads the kernel's
+      cache.mapped(child.pid!, { start: at, length: 4096, prot: 5, flags: 0x2, offset: 0, fd: 3, file: null });
+      expect(cache.maps(child.pid!).map(strip)).toEqual(new MapsCache().maps(child.pid!).map(strip));
+    } finally {
+      child.kill();
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
+
 describe('libffi closures', () => {
   const libffi = ['/usr/lib/x86_64-linux-gnu/libffi.so.8', '/usr/lib/x86_64-linux-gnu/libffi.so.7'].find((f) => fs.existsSync(f));
   const real = libffi ? fs.realpathSync(libffi) : '';

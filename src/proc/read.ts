@@ -10,6 +10,13 @@ export const CMDLINE_BYTES = 64 << 10;
 /** /proc/PID/maps text, far beyond any real process's mappings. */
 export const MAPS_BYTES = 16 << 20;
 
+/**
+ * One read buffer for every bounded read: allocating (and zeroing) a fresh
+ * 64 KiB per read cost more than the read itself when the call-site cache
+ * re-read a process's maps at every event of a burst.
+ */
+const SCRATCH = Buffer.allocUnsafeSlow(64 << 10);
+
 /** Reads at most maxBytes of a file (proc files report size 0, so read until EOF). */
 export function readBounded(path: string, maxBytes: number): Buffer {
   const fd = fs.openSync(path, 'r');
@@ -17,10 +24,11 @@ export function readBounded(path: string, maxBytes: number): Buffer {
   let total = 0;
   try {
     while (total < maxBytes) {
-      const chunk = Buffer.alloc(Math.min(64 << 10, maxBytes - total));
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      const want = Math.min(SCRATCH.length, maxBytes - total);
+      const n = fs.readSync(fd, SCRATCH, 0, want, null);
       if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
+      chunks.push(Buffer.from(SCRATCH.subarray(0, n)));
+      SCRATCH.fill(0, 0, n); // the environment passes through here
       total += n;
     }
   } finally {
@@ -28,7 +36,7 @@ export function readBounded(path: string, maxBytes: number): Buffer {
   }
   if (chunks.length === 1) return chunks[0];
   const all = Buffer.concat(chunks, total);
-  for (const c of chunks) c.fill(0); // the environment passes through here
+  for (const c of chunks) c.fill(0);
   return all;
 }
 

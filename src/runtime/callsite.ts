@@ -8,10 +8,14 @@
  * that misses re-reads them (at most every REFRESH_MS), since a miss usually
  * means a library or code region appeared since the last read.
  */
+import type { FileInfo } from '../events';
 import { parseMaps, type MapEntry } from '../proc/parse';
 import { MAPS_BYTES, readBounded, readHead } from '../proc/read';
 
 const REFRESH_MS = 100;
+const PAGE = 4096;
+const MAP_SHARED = 0x01;
+const MAP_ANONYMOUS = 0x20;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const MAX_MAP_ENTRIES = 65536;
 /** The C library and dynamic loader: syscall wrappers, not callers. */
@@ -85,6 +89,32 @@ export class MapsCache {
     return null;
   }
 
+  /**
+   * A mapping the process just made, applied to the cached mappings as the
+   * kernel applied it (over whatever the range held), so the next lookup
+   * sees it without reading /proc again: a burst of mmaps would otherwise
+   * re-read the maps at every event. Without a cache or a file to name,
+   * the cache is dropped and the next lookup reads afresh.
+   */
+  mapped(pid: number, m: { start: number; length: number; prot: number; flags: number; offset: number; fd: number; file: FileInfo | null }): void {
+    const cached = this.byPid.get(pid);
+    const length = Math.ceil(m.length / PAGE) * PAGE;
+    if (!cached || length <= 0 || cached.maps.length >= MAX_MAP_ENTRIES || (m.fd >= 0 && !m.file && !(m.flags & MAP_ANONYMOUS))) {
+      this.byPid.delete(pid);
+      return;
+    }
+    const file = m.flags & MAP_ANONYMOUS ? null : m.file;
+    const entry: MapEntry = {
+      start: m.start,
+      end: m.start + length,
+      perms: `${m.prot & 1 ? 'r' : '-'}${m.prot & 2 ? 'w' : '-'}${m.prot & 4 ? 'x' : '-'}${m.flags & MAP_SHARED ? 's' : 'p'}`,
+      offset: file ? m.offset : 0,
+      inode: file?.ino ?? 0,
+      path: file ? (file.nlink === 0 ? `${file.path} (deleted)` : file.path) : '',
+    };
+    cached.maps = overlay(cached.maps, entry);
+  }
+
   /** After an exec the old mappings are gone. */
   invalidate(pid: number): void {
     this.byPid.delete(pid);
@@ -110,6 +140,30 @@ export class MapsCache {
     }
     return { kind: 'file', path: at.path, address: ip, offset: fileOffset(at, ip) };
   }
+}
+
+/** The sorted mappings with `m` laid over them: what it covers is cut out of the others. */
+function overlay(maps: MapEntry[], m: MapEntry): MapEntry[] {
+  const out: MapEntry[] = [];
+  let placed = false;
+  for (const x of maps) {
+    if (x.end <= m.start || x.start >= m.end) {
+      if (!placed && x.start >= m.end) {
+        out.push(m);
+        placed = true;
+      }
+      out.push(x);
+      continue;
+    }
+    if (x.start < m.start) out.push({ ...x, end: m.start });
+    if (!placed) {
+      out.push(m);
+      placed = true;
+    }
+    if (x.end > m.end) out.push({ ...x, start: m.end, offset: x.path ? x.offset + (m.end - x.start) : x.offset });
+  }
+  if (!placed) out.push(m);
+  return out;
 }
 
 function fileOffset(m: MapEntry, addr: number): number {
