@@ -11,6 +11,7 @@ import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import type { Alert } from './alerts';
+import { Clock, type Task } from './clock';
 import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
@@ -118,7 +119,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private runAs: UserIdentity | null = null;
   /** The BPF programs attached, for the report's coverage. */
   private programNames: string[] = [];
-  private dropTimer: NodeJS.Timeout | null = null;
+  /** One timer for the periodic work: /proc passes, syscall samples, drop checks. */
+  private readonly clock = new Clock();
+  private dropTask: Task | null = null;
+  private deliveredAtCheck = 0;
   private dropsSeen = 0;
   private dropsFirstMs = 0;
   private probes: Probes | null = null;
@@ -178,6 +182,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.programNames = this.probes.programs().map((p) => p.name);
     for (const w of this.probes.hooks.warnings) this.emit('warning', w);
     this.probes.on('batch', (events) => {
+      this.proc?.poke(); // the tree is doing something: /proc passes and samples at full pace
       for (const e of events) this.onEvent(e);
     });
     this.probes.on('error', (err) => this.emit('error', err));
@@ -192,6 +197,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       sampleSyscalls: !this.countsInKernel(),
       // 200 ms: at 50 ms sampling alone took an idle monitor over 1% CPU (npm run bench)
       sampleIntervalMs: 200,
+      // The probes report forks, execs and code mappings (and poke the source): after the first
+      // pass, a pass reads what the kernel does not report, and an idle tree's passes slow down.
+      kernelFollows: this.probes !== null,
+      clock: this.clock,
     });
     this.proc.on('event', (e) => this.onEvent(e));
     this.proc.on('error', (err) => this.emit('error', err));
@@ -208,7 +217,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     c.begin();
     this.startTimer();
     // cheap (one map read): a flood shows within a second, not only in the final report
-    if (this.probes) this.dropTimer = setInterval(() => this.checkDrops(), 1000).unref();
+    // (while nothing arrives, nothing can have been dropped since: the check slows down)
+    if (this.probes) this.dropTask = this.clock.every(1000, () => this.checkDrops(), { idleMs: 8000 });
     const t = c.target;
     this.emit('ready', {
       pid: this.pid,
@@ -228,6 +238,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   /** Events lost so far raise (or restate) monitor.blinded: the target may have flooded the monitor to hide something. */
   private checkDrops(): void {
     if (!this.probes || !this.case) return;
+    if (this.probes.delivered === this.deliveredAtCheck) this.dropTask?.quiet();
+    else this.dropTask?.busy();
+    this.deliveredAtCheck = this.probes.delivered;
     const drops = this.probes.drops();
     if (drops.total <= this.dropsSeen) return;
     const now = Date.now();
@@ -309,7 +322,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     if (e.kind === 'fork' && !e.thread) {
       // The kernel dropped the child if it is gone already; its pid may belong to someone else by now.
       if (this.probes?.hasTargetNow(e.childPid)) this.proc?.addPid(e.childPid);
-    }
+    } else if (e.kind === 'exec' && e.ok) this.proc?.execd(e.pid);
+    else if ((e.kind === 'mmap' || e.kind === 'mprotect') && e.ok) this.proc?.mapped(e.pid);
     this.case?.handle(e);
     if ((e.kind === 'exit' || e.kind === 'target-exit') && e.pid === this.pid) void this.stop('target-exit');
   }
@@ -344,7 +358,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   private async finish(reason: EndReason): Promise<Report> {
     if (this.timer) clearTimeout(this.timer);
-    if (this.dropTimer) clearInterval(this.dropTimer);
+    this.clock.stop();
     try {
       this.proc?.scanNow();
     } catch {

@@ -26,6 +26,7 @@ import { ancestors, identifyProcess, LibraryScan, Rescan, RuntimeSelection, scan
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
 import { checkTimeout, kernelFacts, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
+import { Clock } from './clock';
 import { ProcSource } from './sources/proc/source';
 import { processUser, type FileOwner } from './user';
 
@@ -245,6 +246,8 @@ export class Watch extends EventEmitter<WatchEvents> {
   private readonly cases = new Map<number, Followed>();
   private skip = new Set<number>();
   private timers: NodeJS.Timeout[] = [];
+  /** One timer for the periodic work: every runtime's /proc passes, the library and rescan passes. */
+  private readonly clock = new Clock();
   private stopping = false;
   private endReason: EndReason | null = null;
   private ending: Promise<WatchStats> | null = null;
@@ -301,10 +304,10 @@ export class Watch extends EventEmitter<WatchEvents> {
       if (embeddable && this.options.libraryScanIntervalMs > 0) {
         // before the scan, like the rescan: a library loaded during it is found next pass
         this.libraryScan.prime(() => false);
-        this.timers.push(setInterval(() => this.libraryPass(), this.options.libraryScanIntervalMs));
+        this.clock.every(this.options.libraryScanIntervalMs, () => this.libraryPass());
       }
       if (!this.kernelExecs && !this.options.selection.empty) {
-        this.timers.push(setInterval(() => this.rescanPass(), this.options.rescanIntervalMs));
+        this.clock.every(this.options.rescanIntervalMs, () => this.rescanPass());
       }
       // keeps the process alive, and lets go of processes whose exit was not seen (an exit event lost in a burst)
       this.timers.push(setInterval(() => this.housekeeping(), 30_000));
@@ -379,7 +382,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     const f: Followed = {
       info,
       case: c,
-      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null }),
+      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null, clock: this.clock }),
       pids: new Set([pid]),
       ending: false,
       firstPass: true,
@@ -430,7 +433,9 @@ export class Watch extends EventEmitter<WatchEvents> {
   private onBatch(events: KernelEvent[]): void {
     for (const e of events) {
       const f = this.owners.get(e.pid) ?? this.ownerOf(e);
-      if (f) this.route(f, e);
+      if (!f) continue;
+      f.proc.poke(); // it is doing something: its /proc passes come at full pace
+      this.route(f, e);
     }
   }
 
@@ -650,6 +655,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     this.endReason = reason;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    this.clock.stop();
     // what the kernel still holds reaches the cases first; the detach (a grace period per tracepoint) finishes meanwhile
     const detached = this.probes?.stop({ handOff: this.options.exitAfter });
     if (this.probes) await this.probes.drained;

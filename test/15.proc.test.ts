@@ -12,6 +12,7 @@ import * as path from 'path';
 import type { ProcEvent } from '../src/events';
 import { readFdTargets, readFdWindow, socketInodes } from '../src/proc/fds';
 import { parseEnvironNames, parseMaps, parseNetTable, parseSyscall } from '../src/proc/parse';
+import { Clock } from '../src/clock';
 import { ProcSource } from '../src/sources/proc/source';
 import { buildFixture, sleep, startWaiting } from './helpers/env';
 
@@ -443,5 +444,82 @@ describe('ProcSource on real processes', () => {
     expect(() => new ProcSource(1, { intervalMs: 0 })).toThrow(/intervalMs must be a number of milliseconds/);
     expect(() => new ProcSource(1, { sampleIntervalMs: Number.NaN })).toThrow(/sampleIntervalMs/);
     expect(() => new ProcSource(1, { followChildren: 'yes' as unknown as boolean })).toThrow(/followChildren must be true or false/);
+  });
+});
+
+describe('one clock for the periodic work', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('runs work that falls due together in one wake-up, slows quiet work down to its idle period and speeds it up when told', () => {
+    jest.useFakeTimers();
+    const clock = new Clock();
+    const runs: string[] = [];
+    const a = clock.every(100, () => {
+      runs.push('a');
+      a.quiet();
+    }, { idleMs: 400 });
+    clock.every(110, () => runs.push('b')); // within a quarter period of a: the same wake-up
+    jest.advanceTimersByTime(100);
+    expect(runs).toEqual(['a', 'b']);
+    expect(jest.getTimerCount()).toBe(1); // one timer, whatever the number of tasks
+    // quiet: 200, then 400, and no longer than that
+    expect(a.currentMs).toBe(200);
+    runs.length = 0;
+    jest.advanceTimersByTime(1200);
+    expect(runs.filter((r) => r === 'a')).toHaveLength(3); // at 300, 700 and 1100 ms: 200, 400, 400 apart
+    expect(a.currentMs).toBe(400);
+    expect(a.weight).toBe(4);
+    a.busy();
+    expect(a.currentMs).toBe(100);
+    runs.length = 0;
+    jest.advanceTimersByTime(100);
+    expect(runs).toContain('a');
+    clock.stop();
+    runs.length = 0;
+    jest.advanceTimersByTime(1000);
+    expect(runs).toEqual([]);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('keeps going when a task throws: the others run, the error reaches the caller once', () => {
+    jest.useFakeTimers();
+    const clock = new Clock();
+    let ran = 0;
+    clock.every(10, () => {
+      throw new Error('boom');
+    });
+    clock.every(10, () => ran++);
+    expect(() => jest.advanceTimersByTime(10)).toThrow('boom');
+    expect(ran).toBe(1);
+    expect(() => jest.advanceTimersByTime(10)).toThrow('boom');
+    expect(ran).toBe(2);
+    clock.stop();
+  });
+});
+
+describe('an idle tree, followed with the kernel probes', () => {
+  it('samples and passes slow down while nothing changes, samples stand for the time they cover, and a poke brings the pace back', async () => {
+    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const source = new ProcSource(child.pid!, { intervalMs: 20, sampleSyscalls: true, sampleIntervalMs: 10, kernelFollows: true });
+    try {
+      source.start();
+      expect(source.pace()).toEqual({ scanMs: 20, sampleMs: 10 });
+      // sleep waits in one syscall: every sample is the same, so they space out
+      await waitFor(() => (source.pace().sampleMs! >= 80 && source.pace().scanMs! >= 80 ? true : undefined), 'slower pace');
+      const samples = source.samples();
+      const total = [...source.syscallCounts().values()].reduce((x, y) => x + y, 0);
+      expect(total).toBeGreaterThan(samples); // later samples weigh more than one
+      source.poke();
+      expect(source.pace()).toEqual({ scanMs: 20, sampleMs: 10 });
+      // without the probes' word, the pace stays
+      const plain = new ProcSource(child.pid!, { intervalMs: 20, sampleSyscalls: true, sampleIntervalMs: 10 });
+      plain.start();
+      await sleep(300);
+      expect(plain.pace()).toEqual({ scanMs: 20, sampleMs: 10 });
+      plain.stop();
+    } finally {
+      source.stop();
+      child.kill();
+    }
   });
 });

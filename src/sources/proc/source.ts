@@ -19,6 +19,7 @@
  */
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
+import { Clock, type Task } from '../../clock';
 import type { ProcConnectionEvent, ProcEvent } from '../../events';
 import { MAX_FD_ENTRIES, MAX_FDS, readFdWindow, socketInodes, type FdTarget } from '../../proc/fds';
 import { parseEnvironNames, parseMaps, parseNetTable, parseSyscall, type NetEntry } from '../../proc/parse';
@@ -43,6 +44,16 @@ export interface ProcSourceOptions {
    * must cost little.
    */
   kernelFollows?: boolean;
+  /**
+   * Passes and samples that find nothing new slow down (passes to
+   * IDLE_SCAN_MS, samples to IDLE_SAMPLE_MS) until the tree shows activity
+   * again: a sample that differs, a pass that finds something, or poke()
+   * from the kernel probes. Only where the probes see what the tree does
+   * (default: kernelFollows).
+   */
+  slowWhenIdle?: boolean;
+  /** The timer to run on (the session's one clock); by default the source has its own. */
+  clock?: Clock;
 }
 
 export interface ProcSourceEvents {
@@ -51,6 +62,9 @@ export interface ProcSourceEvents {
 }
 
 const DEFAULTS = { intervalMs: 500, followChildren: true, sampleSyscalls: false, sampleIntervalMs: 50, kernelFollows: false };
+/** Where the periods grow to while the kernel follows the tree and nothing changes. */
+const IDLE_SCAN_MS = 2000;
+const IDLE_SAMPLE_MS = 1600;
 
 /* Caps on one pass, so a hostile target cannot make it unbounded. */
 const MAX_PROCESSES = 4096;
@@ -111,16 +125,20 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
-function checkOptions(options: ProcSourceOptions): Readonly<Required<ProcSourceOptions>> {
+type CheckedOptions = Readonly<Required<Omit<ProcSourceOptions, 'clock' | 'slowWhenIdle'>> & { slowWhenIdle: boolean }>;
+
+function checkOptions(options: ProcSourceOptions): CheckedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('proc source options must be an object');
-  const o = { ...DEFAULTS, ...options };
+  const { clock, ...rest } = options;
+  if (clock !== undefined && !(clock instanceof Clock)) throw new TypeError('proc source clock must be a Clock');
+  const o = { ...DEFAULTS, ...rest, slowWhenIdle: rest.slowWhenIdle ?? rest.kernelFollows ?? DEFAULTS.kernelFollows };
   for (const key of ['intervalMs', 'sampleIntervalMs'] as const) {
     const v = o[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 2 ** 31 - 1) {
       throw new RangeError(`proc source ${key} must be a number of milliseconds from 1 to 2147483647, got ${String(v)}`);
     }
   }
-  for (const key of ['followChildren', 'sampleSyscalls', 'kernelFollows'] as const) {
+  for (const key of ['followChildren', 'sampleSyscalls', 'kernelFollows', 'slowWhenIdle'] as const) {
     if (typeof o[key] !== 'boolean') throw new TypeError(`proc source ${key} must be true or false, got ${String(o[key])}`);
   }
   return Object.freeze(o);
@@ -134,7 +152,10 @@ function checkPid(pid: number, what: string): void {
 
 export class ProcSource extends EventEmitter<ProcSourceEvents> {
   private readonly rootPid: number;
-  private readonly options: Readonly<Required<ProcSourceOptions>>;
+  private readonly options: CheckedOptions;
+  private readonly clock: Clock;
+  /** The clock is the source's own (stopped with it), not a session's. */
+  private readonly ownClock: boolean;
   /** The root's start time, once seen: a later different one means the pid was reused. */
   private rootStart: number | null = null;
   private readonly followed = new Map<number, Followed>();
@@ -144,8 +165,10 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   private current: number[] = [];
   private readonly counts = new Map<number, number>();
   private sampleCount = 0;
-  private scanTimer: NodeJS.Timeout | null = null;
-  private sampleTimer: NodeJS.Timeout | null = null;
+  private scanTask: Task | null = null;
+  private sampleTask: Task | null = null;
+  /** What the last sample saw (thread:syscall pairs), to tell a quiet tree from a busy one. */
+  private lastSample = '';
   private started = false;
   /** Scans run so far. */
   private passes = 0;
@@ -160,6 +183,8 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     checkPid(rootPid, 'proc source root');
     this.rootPid = rootPid;
     this.options = checkOptions(options);
+    this.ownClock = options.clock === undefined;
+    this.clock = options.clock ?? new Clock();
   }
 
   /** Scans at once, then every intervalMs; also starts syscall sampling when asked for. */
@@ -168,19 +193,39 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     this.started = true;
     this.scanNow();
     if (this.exited) return;
-    this.scanTimer = setInterval(() => this.scanNow(), this.options.intervalMs).unref();
+    const slows = this.options.slowWhenIdle;
+    const { intervalMs, sampleIntervalMs } = this.options;
+    this.scanTask = this.clock.every(intervalMs, () => this.pass(), { idleMs: slows ? Math.max(intervalMs, IDLE_SCAN_MS) : intervalMs });
     if (this.options.sampleSyscalls) {
+      this.sampleTask = this.clock.every(sampleIntervalMs, () => this.sample(), { idleMs: slows ? Math.max(sampleIntervalMs, IDLE_SAMPLE_MS) : sampleIntervalMs });
       this.sample();
-      this.sampleTimer = setInterval(() => this.sample(), this.options.sampleIntervalMs).unref();
     }
   }
 
-  /** Clears the timers. scanNow() still works until the target has exited. */
+  /** Stops the periodic work. scanNow() still works until the target has exited. */
   stop(): void {
-    if (this.scanTimer) clearInterval(this.scanTimer);
-    if (this.sampleTimer) clearInterval(this.sampleTimer);
-    this.scanTimer = null;
-    this.sampleTimer = null;
+    this.scanTask?.cancel();
+    this.sampleTask?.cancel();
+    this.scanTask = null;
+    this.sampleTask = null;
+    if (this.ownClock) this.clock.stop();
+  }
+
+  /** The current periods of passes and samples (null when not running): they grow while the tree is idle. */
+  pace(): { scanMs: number | null; sampleMs: number | null } {
+    return { scanMs: this.scanTask?.currentMs ?? null, sampleMs: this.sampleTask?.currentMs ?? null };
+  }
+
+  /** The tree did something (another source saw it): back to the full pace. */
+  poke(): void {
+    this.scanTask?.busy();
+    this.sampleTask?.busy();
+  }
+
+  /** A periodic pass: one that finds nothing new lets the next wait longer. */
+  private pass(): void {
+    if (this.scanNow() === 0) this.scanTask?.quiet();
+    else this.sampleTask?.busy();
   }
 
   /** Another source (the kernel probes) found this process in the tree: follow it from now on. */
@@ -209,9 +254,9 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     return this.sampleCount;
   }
 
-  /** One synchronous pass over the followed tree. */
-  scanNow(): void {
-    if (this.exited) return;
+  /** One synchronous pass over the followed tree; returns how many events and errors it delivered. */
+  scanNow(): number {
+    if (this.exited) return 0;
     try {
       this.scan();
     } catch (err) {
@@ -227,6 +272,7 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
         this.emit('event', item);
       }
     }
+    return out.length;
   }
 
   private scan(): void {
@@ -494,6 +540,10 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
    */
   private sample(): void {
     this.sampleCount++;
+    // a sample taken after a longer wait stands for that much more time
+    const weight = this.sampleTask?.weight ?? 1;
+    const seen: string[] = [];
+    let running = false;
     for (const pid of this.current) {
       for (const tid of listPids(`/proc/${pid}/task`, MAX_THREADS)) {
         let text: string;
@@ -503,9 +553,21 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
           continue; // thread gone, or not ours to read
         }
         const s = parseSyscall(text);
-        if (s !== null && s !== 'running') this.counts.set(s.nr, (this.counts.get(s.nr) ?? 0) + 1);
+        if (s === 'running') running = true;
+        if (s === null || s === 'running') continue;
+        this.counts.set(s.nr, (this.counts.get(s.nr) ?? 0) + weight);
+        seen.push(`${tid}:${s.nr}`);
       }
     }
+    // every thread waiting where it waited last time: the tree is idle
+    const now = seen.join(' ');
+    if (!running && now === this.lastSample) {
+      this.sampleTask?.quiet();
+    } else {
+      this.sampleTask?.busy();
+      this.scanTask?.busy();
+    }
+    this.lastSample = now;
   }
 
   /**
