@@ -11,7 +11,7 @@ import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import type { Alert } from './alerts';
-import { Clock, type Task } from './clock';
+import type { Task } from './clock';
 import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
@@ -20,7 +20,7 @@ import { readStat } from './proc/stat';
 import { truncate, type EndReason, type Report, type ReportUser } from './report';
 import { RuleSet } from './rules';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
-import { checkTimeout, kernelFacts, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
+import { checkPid, checkSyscalls, checkTimeout, normalizeSession, ProbeSession, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
 import { currentUser, envFor, identityFor, processUser, type UserIdentity } from './user';
 
@@ -86,19 +86,10 @@ interface Normalized extends NormalizedSession {
 }
 
 function normalize(options: MonitorOptions): Readonly<Normalized> {
-  const { syscalls = 'lean' } = options;
-  if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
+  const syscalls = checkSyscalls(options.syscalls);
   const session = normalizeSession(options, 500);
   const timeout = checkTimeout(options.timeout ?? 60);
   return Object.freeze({ ...session, timeout, syscalls, countSyscalls: options.countSyscalls !== false });
-}
-
-function checkPid(pid: number): void {
-  if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
-  if (pid === process.pid) throw new Error('cannot monitor wasmshark itself');
-  const stat = readStat(pid);
-  if (!stat) throw new Error(`no such process: ${pid}`);
-  if (stat.state === 'Z' || stat.state === 'X') throw new Error(`process ${pid} has already exited`);
 }
 
 /** One probe session (or /proc polling) judging one target: the case of one. */
@@ -117,17 +108,13 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private readonly attachPid: number | null = null;
   /** Who a launched command runs as, when not the monitor's own user. */
   private runAs: UserIdentity | null = null;
-  /** The BPF programs attached, for the report's coverage. */
-  private programNames: string[] = [];
-  /** One timer for the periodic work: /proc passes, syscall samples, drop checks. */
-  private readonly clock = new Clock();
+  /** The probes (or none), the clock for periodic work, the facts for the report. */
+  private readonly session: ProbeSession;
   private dropTask: Task | null = null;
   private deliveredAtCheck = 0;
   private dropsSeen = 0;
   private dropsFirstMs = 0;
-  private probes: Probes | null = null;
   private proc: ProcSource | null = null;
-  private bpfError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private ending: Promise<Report> | null = null;
   private reported = false;
@@ -142,6 +129,14 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     super();
     this.options = normalize(options);
     this.rules = new RuleSet(this.options.rules);
+    this.session = new ProbeSession(this.options, {
+      onWarning: (w) => this.emit('warning', w),
+      onError: (err) => this.emit('error', err),
+      onBatch: (events) => {
+        this.proc?.poke(); // the tree is doing something: /proc passes and samples at full pace
+        for (const e of events) this.onEvent(e);
+      },
+    });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     if ('pid' in target) {
       checkPid(target.pid);
@@ -161,8 +156,12 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       rules: this.rules,
       procChildren: this.probes === null,
       onAlert: (a) => this.emit('alert', a),
-      kernelLive: () => this.probes !== null && !this.probes.isStopped,
+      kernelLive: () => this.session.kernelLive,
     });
+  }
+
+  private get probes(): Probes | null {
+    return this.session.probes;
   }
 
   private get pid(): number {
@@ -171,21 +170,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   /** Loads the probes unless told not to; on failure, says why once and goes on with /proc. */
   private startProbes(): void {
-    const opened = openProbes(
-      this.options.bpf,
-      { syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes },
-      (w) => this.emit('warning', w),
-    );
-    this.bpfError = opened.bpfError;
-    this.probes = opened.probes;
-    if (!this.probes) return;
-    this.programNames = this.probes.programs().map((p) => p.name);
-    for (const w of this.probes.hooks.warnings) this.emit('warning', w);
-    this.probes.on('batch', (events) => {
-      this.proc?.poke(); // the tree is doing something: /proc passes and samples at full pace
-      for (const e of events) this.onEvent(e);
-    });
-    this.probes.on('error', (err) => this.emit('error', err));
+    this.session.open({ syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls });
   }
 
   /** Starts polling /proc; its first pass runs at once, so call it after 'ready'. */
@@ -200,7 +185,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       // The probes report forks, execs and code mappings (and poke the source): after the first
       // pass, a pass reads what the kernel does not report, and an idle tree's passes slow down.
       kernelFollows: this.probes !== null,
-      clock: this.clock,
+      clock: this.session.clock,
     });
     this.proc.on('event', (e) => this.onEvent(e));
     this.proc.on('error', (err) => this.emit('error', err));
@@ -218,7 +203,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.startTimer();
     // cheap (one map read): a flood shows within a second, not only in the final report
     // (while nothing arrives, nothing can have been dropped since: the check slows down)
-    if (this.probes) this.dropTask = this.clock.every(1000, () => this.checkDrops(), { idleMs: 8000 });
+    if (this.probes) this.dropTask = this.session.clock.every(1000, () => this.checkDrops(), { idleMs: 8000 });
     const t = c.target;
     this.emit('ready', {
       pid: this.pid,
@@ -226,7 +211,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       runtime: t.launched ? identifyRuntime(t.exe) : c.runtime(),
       bpf: this.probes !== null,
       syscalls: this.probes?.hooks.syscalls ?? null,
-      bpfError: this.bpfError,
+      bpfError: this.session.bpfError,
       comm: t.comm,
       exe: t.exe,
       cmdline: t.cmdline,
@@ -358,16 +343,14 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   private async finish(reason: EndReason): Promise<Report> {
     if (this.timer) clearTimeout(this.timer);
-    this.clock.stop();
     try {
       this.proc?.scanNow();
     } catch {
       // the target may be gone: what was seen stands
     }
     this.proc?.stop();
-    const detached = this.probes?.stop({ handOff: this.options.exitAfter });
     // The report needs every event, not the detach: it waits out a grace period per tracepoint.
-    if (this.probes) await this.probes.drained;
+    const { detached } = await this.session.drain();
     this.case?.settle();
     this.checkDrops(); // every record is in: the counts are final
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
@@ -393,17 +376,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       source = 'sampled';
       counts = this.proc.syscallCounts();
     }
-    return {
-      bpf: this.probes !== null,
-      bpfError: this.bpfError,
-      syscalls: { source, counts },
-      drops: this.probes?.drops() ?? null,
-      malformed: this.probes?.malformed ?? 0,
-      syscallMode: this.probes?.hooks.syscalls ?? null,
-      kernel: kernelFacts(this.probes),
-      hooks: this.programNames,
-      pollIntervalMs: this.options.pollIntervalMs,
-    };
+    return this.session.facts({ syscalls: { source, counts } });
   }
 }
 

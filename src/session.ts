@@ -1,9 +1,24 @@
 /**
- * What the monitor and the watch share about their probe session: loading the
- * probes with the fallback to /proc polling, and the options both accept.
+ * The probe session the monitor and the watch are both built from: the
+ * options both accept and their checks, loading the probes with the fallback
+ * to /proc polling, the wiring of their events, the one clock for periodic
+ * work, the facts every report's coverage is made of, and the finish (every
+ * record delivered before the report, the detach after it).
+ *
+ *   const session = new ProbeSession(options, { onWarning, onError, onBatch });
+ *   session.open({ syscalls: 'lean', countSyscalls: false });
+ *   session.clock.every(1000, check);
+ *   ...
+ *   const detached = await session.drain();   // every record is in
+ *   report(session.facts({ ... }));
+ *   await detached;
  */
+import type { SessionFacts } from './case';
+import { Clock } from './clock';
 import type { KernelFacts } from './coverage';
-import { ProbeError, startProbes, type ProbeOptions, type Probes } from './probes';
+import type { KernelEvent } from './events';
+import { ProbeError, startProbes, type ProbeOptions, type Probes, type SyscallHooks } from './probes';
+import { isLiveStat, readStat } from './proc/stat';
 import { DEFAULT_RULES, type RulesConfig } from './rules';
 
 export interface SessionOptions {
@@ -45,6 +60,21 @@ export function normalizeSession(options: SessionOptions, defaultPollMs: number)
   return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true };
 }
 
+/** A pid to follow: a live process other than this one (throws a clear error otherwise). */
+export function checkPid(pid: number): void {
+  if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
+  if (pid === process.pid) throw new Error('cannot monitor wasmshark itself');
+  const stat = readStat(pid);
+  if (!stat) throw new Error(`no such process: ${pid}`);
+  if (!isLiveStat(stat)) throw new Error(`process ${pid} has already exited`);
+}
+
+/** The syscall hooks asked for (default 'lean'). */
+export function checkSyscalls(syscalls: unknown = 'lean'): SyscallHooks {
+  if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
+  return syscalls;
+}
+
 export function checkTimeout(timeout: unknown): number {
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
     throw new RangeError(`timeout must be a number of seconds >= 0, got ${String(timeout)}`);
@@ -73,4 +103,80 @@ export function kernelFacts(probes: Probes | null): KernelFacts | null {
   if (!probes) return null;
   const { kernel, object, ia32, compat } = probes.hooks;
   return { release: kernel, object, ia32, compat };
+}
+
+export interface SessionHandlers {
+  onWarning(message: string): void;
+  onError(err: Error): void;
+  onBatch(events: KernelEvent[]): void;
+}
+
+/** The per-report part of the facts: what differs between the cases of one session. */
+export interface CaseFacts {
+  syscalls?: SessionFacts['syscalls'];
+  /** The drops to report (default: the session's since its start). */
+  drops?: SessionFacts['drops'];
+  malformed?: number;
+}
+
+/** One probe session (or none: /proc polling), its clock and its facts. */
+export class ProbeSession {
+  probes: Probes | null = null;
+  /** Why eBPF is not in use when it was wanted. */
+  bpfError: string | null = null;
+  /** The BPF programs attached, for the reports' coverage. */
+  programNames: string[] = [];
+  /** One timer for the periodic work of the session: /proc passes, samples, drop checks, rescans. */
+  readonly clock = new Clock();
+
+  constructor(
+    readonly options: Readonly<NormalizedSession>,
+    private readonly handlers: SessionHandlers,
+  ) {}
+
+  /** Loads the probes unless told not to; on failure says why once (a warning) and goes on without them. */
+  open(probeOptions: Omit<ProbeOptions, 'ringBufferBytes'>): Probes | null {
+    const opened = openProbes(this.options.bpf, { ...probeOptions, ringBufferBytes: this.options.ringBufferBytes }, (w) => this.handlers.onWarning(w));
+    this.bpfError = opened.bpfError;
+    this.probes = opened.probes;
+    if (!this.probes) return null;
+    this.programNames = this.probes.programs().map((p) => p.name);
+    for (const w of this.probes.hooks.warnings) this.handlers.onWarning(w);
+    this.probes.on('batch', (events) => this.handlers.onBatch(events));
+    this.probes.on('error', (err) => this.handlers.onError(err));
+    return this.probes;
+  }
+
+  /** Whether the kernel probes are loaded and still attached. */
+  get kernelLive(): boolean {
+    return this.probes !== null && !this.probes.isStopped;
+  }
+
+  /**
+   * The end of the session: periodic work stops, the probes detach, and this
+   * resolves once every record they hold has been delivered, with the detach
+   * still going on (it waits out a kernel grace period per tracepoint): the
+   * promise it gives settles when the probes are gone.
+   */
+  async drain(): Promise<{ detached: Promise<void> }> {
+    this.clock.stop();
+    const detached = this.probes ? this.probes.stop({ handOff: this.options.exitAfter }) : Promise.resolve();
+    if (this.probes) await this.probes.drained;
+    return { detached };
+  }
+
+  /** The facts a report's coverage is made of. */
+  facts(c: CaseFacts = {}): SessionFacts {
+    return {
+      bpf: this.probes !== null,
+      bpfError: this.bpfError,
+      syscalls: c.syscalls ?? { source: 'none', counts: new Map() },
+      drops: c.drops !== undefined ? c.drops : (this.probes?.drops() ?? null),
+      malformed: c.malformed ?? this.probes?.malformed ?? 0,
+      syscallMode: this.probes?.hooks.syscalls ?? null,
+      kernel: kernelFacts(this.probes),
+      hooks: this.programNames,
+      pollIntervalMs: this.options.pollIntervalMs,
+    };
+  }
 }

@@ -16,17 +16,16 @@ import { EventEmitter } from 'events';
 import type { Alert, Level } from './alerts';
 import { Case, readCmdline, reportUser, type CappedCounts, type CaseLimits, type SessionFacts } from './case';
 import type { ExecEvent, KernelEvent, RuntimeEvent } from './events';
-import type { DropCounts, ProbeOptions, Probes, SyscallHooks } from './probes';
+import type { DropCounts, Probes, SyscallHooks } from './probes';
 import { readLinkOr } from './proc/read';
 import { isLiveStat, readStat } from './proc/stat';
-import { ReportQueue, type QueuedReport } from './output/report-queue';
+import { ReportQueue, type QueuedReport } from './report/queue';
 import type { EndReason, Report } from './report';
 import { RuleSet } from './rules';
 import { ancestors, identifyProcess, LibraryScan, Rescan, RuntimeSelection, scanHost } from './runtime/discover';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
-import { checkTimeout, kernelFacts, normalizeSession, openProbes, type NormalizedSession, type SessionOptions } from './session';
-import { Clock } from './clock';
+import { checkPid, checkSyscalls, checkTimeout, normalizeSession, ProbeSession, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
 import { processUser, type FileOwner } from './user';
 
@@ -164,15 +163,10 @@ const DEFAULT_RINGBUF = 8 << 20;
 function normalize(options: WatchOptions): Readonly<Normalized> {
   if (typeof options !== 'object' || options === null) throw new TypeError('watch options must be an object');
   // 2 s: with twenty idle runtimes, each 1 s of polling cost the watch ~0.3% CPU more (the probes alone idle at ~0.9% here)
-  const { syscalls = 'lean' } = options;
-  if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
+  const syscalls = checkSyscalls(options.syscalls);
   const session = normalizeSession(options, 2000);
   const pids = [...(options.pids ?? [])];
-  for (const pid of pids) {
-    if (!Number.isInteger(pid) || pid < 1 || pid > 4194304) throw new RangeError(`pid must be a positive integer, got ${String(pid)}`);
-    if (pid === process.pid) throw new Error('cannot monitor wasmshark itself');
-    if (!isLiveStat(readStat(pid))) throw new Error(`no such process: ${pid}`);
-  }
+  for (const pid of pids) checkPid(pid);
   const selection = new RuntimeSelection(options.runtimes ?? (pids.length > 0 ? [] : 'all'));
   const rescanIntervalMs = options.rescanIntervalMs ?? 1000;
   if (!Number.isInteger(rescanIntervalMs) || rescanIntervalMs < 10) {
@@ -233,10 +227,8 @@ export class Watch extends EventEmitter<WatchEvents> {
 
   private readonly options: Readonly<Normalized>;
   private readonly rules: RuleSet;
-  private probes: Probes | null = null;
-  private bpfError: string | null = null;
-  /** The BPF programs attached, for the reports' coverage. */
-  private programNames: string[] = [];
+  /** The probes (or none), the clock for periodic work, the facts for the reports. */
+  private readonly session: ProbeSession;
   private kernelExecs = false;
   private readonly rescan = new Rescan();
   private readonly libraryScan = new LibraryScan();
@@ -246,8 +238,6 @@ export class Watch extends EventEmitter<WatchEvents> {
   private readonly cases = new Map<number, Followed>();
   private skip = new Set<number>();
   private timers: NodeJS.Timeout[] = [];
-  /** One timer for the periodic work: every runtime's /proc passes, the library and rescan passes. */
-  private readonly clock = new Clock();
   private stopping = false;
   private endReason: EndReason | null = null;
   private ending: Promise<WatchStats> | null = null;
@@ -270,6 +260,11 @@ export class Watch extends EventEmitter<WatchEvents> {
     super();
     this.options = normalize(options);
     this.rules = new RuleSet(this.options.rules);
+    this.session = new ProbeSession(this.options, {
+      onWarning: (w) => this.emit('warning', w),
+      onError: (err) => this.error(err),
+      onBatch: (events) => this.onBatch(events),
+    });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.reports = this.options.outputDir
       ? new ReportQueue<Followed>(
@@ -285,17 +280,7 @@ export class Watch extends EventEmitter<WatchEvents> {
   private start(): void {
     try {
       // the exec events of every process on the host: how runtimes started later are found
-      const probeOptions: ProbeOptions = { syscalls: this.options.syscalls, countSyscalls: false, watchExecs: true, ringBufferBytes: this.options.ringBufferBytes };
-      const opened = openProbes(this.options.bpf, probeOptions, (w) => this.emit('warning', w));
-      this.probes = opened.probes;
-      this.bpfError = opened.bpfError;
-      this.kernelExecs = this.probes !== null;
-      if (this.probes) {
-        this.programNames = this.probes.programs().map((p) => p.name);
-        for (const w of this.probes.hooks.warnings) this.emit('warning', w);
-        this.probes.on('batch', (events) => this.onBatch(events));
-        this.probes.on('error', (err) => this.error(err));
-      }
+      this.kernelExecs = this.session.open({ syscalls: this.options.syscalls, countSyscalls: false, watchExecs: true }) !== null;
       // The watch and whatever started it are never judged.
       this.skip = ancestors();
       this.skip.add(process.pid);
@@ -304,10 +289,10 @@ export class Watch extends EventEmitter<WatchEvents> {
       if (embeddable && this.options.libraryScanIntervalMs > 0) {
         // before the scan, like the rescan: a library loaded during it is found next pass
         this.libraryScan.prime(() => false);
-        this.clock.every(this.options.libraryScanIntervalMs, () => this.libraryPass());
+        this.session.clock.every(this.options.libraryScanIntervalMs, () => this.libraryPass());
       }
       if (!this.kernelExecs && !this.options.selection.empty) {
-        this.clock.every(this.options.rescanIntervalMs, () => this.rescanPass());
+        this.session.clock.every(this.options.rescanIntervalMs, () => this.rescanPass());
       }
       // keeps the process alive, and lets go of processes whose exit was not seen (an exit event lost in a burst)
       this.timers.push(setInterval(() => this.housekeeping(), 30_000));
@@ -317,7 +302,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       for (const p of scanHost(this.options.selection, this.skip)) this.follow(p.pid, 'scan', p.runtime);
       this.emit('ready', {
         bpf: this.probes !== null,
-        bpfError: this.bpfError,
+        bpfError: this.session.bpfError,
         execSource: this.kernelExecs ? 'kernel' : 'rescan',
         rescanIntervalMs: this.options.rescanIntervalMs,
         selection: this.options.selection.describe(),
@@ -376,13 +361,13 @@ export class Watch extends EventEmitter<WatchEvents> {
         procChildren: this.probes === null,
         limits: this.options.limits,
         onAlert: (a) => this.onAlert(a, info),
-        kernelLive: () => this.probes !== null && !this.probes.isStopped,
+        kernelLive: () => this.session.kernelLive,
       },
     );
     const f: Followed = {
       info,
       case: c,
-      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null, clock: this.clock }),
+      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null, clock: this.session.clock }),
       pids: new Set([pid]),
       ending: false,
       firstPass: true,
@@ -582,18 +567,15 @@ export class Watch extends EventEmitter<WatchEvents> {
   }
 
   private factsFor(f: Followed): SessionFacts {
-    return {
-      bpf: this.probes !== null,
-      bpfError: this.bpfError,
-      // the kernel counts syscalls for the session, not per runtime
-      syscalls: { source: 'none', counts: new Map() },
+    // the kernel counts syscalls for the session, not per runtime: none per case
+    return this.session.facts({
       drops: this.probes ? dropsSince(this.probes.drops(), f.dropsAtStart) : null,
       malformed: (this.probes?.malformed ?? 0) - f.malformedAtStart,
-      syscallMode: this.probes?.hooks.syscalls ?? null,
-      kernel: kernelFacts(this.probes),
-      hooks: this.programNames,
-      pollIntervalMs: this.options.pollIntervalMs,
-    };
+    });
+  }
+
+  private get probes(): Probes | null {
+    return this.session.probes;
   }
 
   private housekeeping(): void {
@@ -655,10 +637,8 @@ export class Watch extends EventEmitter<WatchEvents> {
     this.endReason = reason;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
-    this.clock.stop();
     // what the kernel still holds reaches the cases first; the detach (a grace period per tracepoint) finishes meanwhile
-    const detached = this.probes?.stop({ handOff: this.options.exitAfter });
-    if (this.probes) await this.probes.drained;
+    const { detached } = await this.session.drain();
     for (const f of [...this.cases.values()]) this.end(f, reason);
     this.reports?.flush();
     const stats = this.stats();

@@ -6,7 +6,8 @@
  * caller still has it in hand).
  */
 import * as path from 'path';
-import { checkOutputPath, writeReport, type Report } from '../report';
+import { checkOutputPath, writeReport } from './write';
+import type { Report } from './index';
 import type { FileOwner } from '../user';
 
 export interface QueuedReport<T> {
