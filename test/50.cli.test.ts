@@ -2,7 +2,7 @@
  * The CLI end to end, as an analyst runs it: real targets, real files, the
  * seed's own demo.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -226,6 +226,36 @@ describeBpf('eBPF mode', () => {
       target.kill('SIGKILL');
     }
   });
+
+  it('the demo stops on SIGTERM like the rest: the sample running gets its verdict, the next does not start, nothing is left behind', async () => {
+    // its own temp dir, readable by the user the samples run as: what the demo copies there must be gone after
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-demo-stop-'));
+    fs.chmodSync(scratch, 0o755);
+    try {
+      const r = await cli(['demo', '--no-bpf'], {
+        env: { TMPDIR: scratch },
+        onStart: (p) => {
+          let sent = false;
+          p.stdout!.on('data', (d: Buffer) => {
+            if (!sent && d.toString().includes('Timeout')) {
+              sent = true;
+              setTimeout(() => p.kill('SIGTERM'), 1000);
+            }
+          });
+        },
+      });
+      expect(r.stderr).toMatch(/SIGTERM: stopping, ending the sample running \(its report follows\) and skipping the rest/);
+      expect(r.stdout).toMatch(/benign WebAssembly workload\s+: CLEAN/);
+      expect(r.stdout).not.toContain('WebAssembly cryptominer  ');
+      expect(r.stdout).toMatch(/\(stopped\)\s+: 1 sample\(s\) not run/);
+      expect(r.code).toBe(130);
+      expect(fs.readdirSync(scratch)).toEqual([]);
+      const left = spawnSync('pgrep', ['-f', scratch], { encoding: 'utf8' });
+      expect(left.stdout).toBe('');
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 60000);
 
   it('stops on SIGINT mid-run and still writes the report', async () => {
     const target = startBackground(trigger(), ['sleep', '20000']);

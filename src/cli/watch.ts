@@ -13,6 +13,7 @@ import { watch, type Watch, type WatchOptions, type WatchStats, type WatchedRunt
 import type { CliArgs } from './args';
 import { bpfForUser, fatal, type Io } from './io';
 import { openOutputs, outputLosses, type Outputs } from './outputs';
+import { onStopSignals } from './signals';
 
 const target = (rt: WatchedRuntime): LineTarget => ({ pid: rt.pid, runtime: rt.runtime, exe: rt.exe, cmdline: rt.cmdline });
 
@@ -77,18 +78,11 @@ export async function runWatch(args: CliArgs, io: Io): Promise<number> {
     if (outputs.any) outputs.line(verdictLine(report, target(rt), file));
   });
 
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) {
-      io.err.write(`wasmshark: ${signal} again: quitting without the remaining reports\n`);
-      process.exit(130);
-    }
-    io.err.write(`wasmshark: ${signal}: stopping, writing a report for each runtime still followed (again to quit at once)\n`);
-    void w.stop('interrupted');
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  const releaseSignals = onStopSignals(io, {
+    stopping: 'writing a report for each runtime still followed',
+    quitting: 'without the remaining reports',
+    stop: () => void w.stop('interrupted'),
+  });
 
   const stats = await new Promise<WatchStats>((resolve) => w.once('end', resolve));
   view.watchSummary(stats, (Date.now() - startedAt) / 1000);
@@ -96,6 +90,6 @@ export async function runWatch(args: CliArgs, io: Io): Promise<number> {
   await metrics?.close();
   outputs.close();
   await w.done;
-  for (const s of signals) process.off(s, onSignal);
+  releaseSignals();
   return stats.reason === 'error' || failedReports > 0 ? 1 : 0;
 }

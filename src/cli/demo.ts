@@ -13,12 +13,14 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { ConsoleRenderer, escapeText, wantsColour } from './console';
-import { monitorCommand, type MonitorOptions } from './monitor';
-import { PACKAGE_ROOT } from './native';
-import type { Report } from './report';
-import { resolveUser, sudoUser, type UserIdentity } from './user';
-import { VERSION } from './version';
+import { ConsoleRenderer, escapeText, wantsColour } from '../console';
+import { monitorCommand, type Monitor, type MonitorOptions } from '../monitor';
+import { PACKAGE_ROOT } from '../native';
+import type { Report } from '../report';
+import { resolveUser, sudoUser, type UserIdentity } from '../user';
+import { VERSION } from '../version';
+import type { Io } from './io';
+import { onStopSignals } from './signals';
 
 const DEMO_DIR = path.join(PACKAGE_ROOT, 'demo');
 export const STAGER_PATH = path.join(DEMO_DIR, 'prebuilt', 'stager.node');
@@ -26,11 +28,6 @@ const SAMPLE_FILES = ['benign.js', 'miner.js', 'miner-wasm.js'];
 
 /** Stratum ports the rules know; the fake pool takes the first free one. */
 const POOL_PORTS = [3333, 4444, 5555, 7777, 14444];
-
-interface Io {
-  out: NodeJS.WriteStream;
-  err: NodeJS.WriteStream;
-}
 
 /** A fake Stratum pool: answers subscribe and authorize, hands out one job, accepts shares. */
 async function fakePool(): Promise<net.Server> {
@@ -83,17 +80,25 @@ interface SampleOptions extends MonitorOptions {
   dir: string;
 }
 
-async function runSample(io: Io, title: string, args: string[], options: SampleOptions): Promise<Report> {
+/** The sample being monitored, for the stop signals: stopped, it still gets its report. */
+interface Running {
+  monitor: Monitor | null;
+  interrupted: boolean;
+}
+
+async function runSample(io: Io, title: string, args: string[], options: SampleOptions, running: Running): Promise<Report> {
   io.out.write(`\n── ${title} ${'─'.repeat(Math.max(0, 60 - title.length))}\n`);
   const { user, dir, ...monitorOptions } = options;
   const as = user ? { uid: user.uid, gid: user.gid, groups: user.groups } : {};
   const m = monitorCommand(process.execPath, args, { ...monitorOptions, ...as, cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  running.monitor = m;
   const view = new ConsoleRenderer(io.out, io.err, { colour: wantsColour(io.out), progress: false, timeout: options.timeout ?? 0 });
   m.on('ready', (info) => view.banner(info, VERSION));
   m.on('alert', (a) => view.alert(a));
   m.on('warning', (w) => view.warning(w));
   m.on('error', (e) => io.err.write(`wasmshark: error: ${escapeText(e.message)}\n`));
   const report = await m.done;
+  running.monitor = null;
   view.summary(report, null);
   return report;
 }
@@ -124,23 +129,36 @@ export async function runDemo(io: Io, wantBpf: boolean): Promise<number> {
   const dir = user ? copySamples() : DEMO_DIR;
   const stager = user ? path.join(dir, path.basename(STAGER_PATH)) : STAGER_PATH;
   const options: SampleOptions = { bpf, timeout: 30, user, dir };
-  const pool = await fakePool();
-  const port = (pool.address() as net.AddressInfo).port;
+  const running: Running = { monitor: null, interrupted: false };
+  // stopped, the sample running gets its report and the next one does not start; the copies go either way
+  const releaseSignals = onStopSignals(io, {
+    stopping: 'ending the sample running (its report follows) and skipping the rest',
+    quitting: 'at once',
+    stop: () => {
+      running.interrupted = true;
+      void running.monitor?.stop('interrupted');
+    },
+  });
+  let pool: net.Server | null = null;
   try {
-    const benign = await runSample(io, 'sample 1: benign WebAssembly workload (Node)', [path.join(dir, 'benign.js')], options);
-    const miner = await runSample(
-      io,
-      `sample 2: WebAssembly cryptominer (fake pool on 127.0.0.1:${port})`,
-      [path.join(dir, 'miner.js'), String(port), stager],
-      options,
-    );
-    io.out.write('\n── demo verdicts ' + '─'.repeat(46) + '\n');
-    for (const [name, r] of [['benign WebAssembly workload', benign], ['WebAssembly cryptominer', miner]] as const) {
-      io.out.write(`${name.padEnd(30)}: ${r.verdict} (${r.threat_score.toFixed(1)}/100)\n`);
+    pool = await fakePool();
+    const port = (pool.address() as net.AddressInfo).port;
+    const samples: Array<[name: string, title: string, args: string[]]> = [
+      ['benign WebAssembly workload', 'sample 1: benign WebAssembly workload (Node)', [path.join(dir, 'benign.js')]],
+      ['WebAssembly cryptominer', `sample 2: WebAssembly cryptominer (fake pool on 127.0.0.1:${port})`, [path.join(dir, 'miner.js'), String(port), stager]],
+    ];
+    const verdicts: Array<[string, Report]> = [];
+    for (const [name, title, args] of samples) {
+      if (running.interrupted) break;
+      verdicts.push([name, await runSample(io, title, args, options, running)]);
     }
+    io.out.write('\n── demo verdicts ' + '─'.repeat(46) + '\n');
+    for (const [name, r] of verdicts) io.out.write(`${name.padEnd(30)}: ${r.verdict} (${r.threat_score.toFixed(1)}/100)\n`);
+    if (running.interrupted) io.out.write(`${'(stopped)'.padEnd(30)}: ${samples.length - verdicts.length} sample(s) not run\n`);
   } finally {
-    pool.close();
+    releaseSignals();
+    pool?.close();
     if (dir !== DEMO_DIR) fs.rmSync(dir, { recursive: true, force: true });
   }
-  return 0;
+  return running.interrupted ? 130 : 0;
 }
