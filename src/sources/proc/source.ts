@@ -119,6 +119,8 @@ interface Followed {
   /** With kernelFollows: read the image / the mappings again at the next pass. */
   imageStale: boolean;
   mapsStale: boolean;
+  /** Passes in a row its exe link could not be read (it is mid-exec, or exiting). */
+  exeMisses: number;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -382,13 +384,13 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     if (!f || f.startTicks !== stat.startTicks) {
       f = {
         pid, startTicks: stat.startTicks, image: null, envReported: false, fdCursor: 0, files: new Set(), sockets: new Map(), rwx: new Set(),
-        imageStale: true, mapsStale: true,
+        imageStale: true, mapsStale: true, exeMisses: 0,
       };
       this.followed.set(pid, f);
     }
     const look = !this.options.kernelFollows;
-    if (look || f.imageStale) this.checkImage(f, stat);
-    f.imageStale = f.image === null; // unreadable for now: again next pass
+    // unreadable for now: again next pass
+    if (look || f.imageStale) f.imageStale = !this.checkImage(f, stat) || f.image === null;
     if (!f.envReported && f.image !== null) this.checkEnv(f);
     const skip = f.fdCursor;
     const fds = readFdWindow(pid, skip, MAX_FDS);
@@ -412,12 +414,18 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
   }
 
   /** A process event when a process is first seen, and again when it has exec'd. */
-  private checkImage(f: Followed, stat: ProcStat): void {
+  /** Reports the process's image if it is new; false when it should be looked at again next pass. */
+  private checkImage(f: Followed, stat: ProcStat): boolean {
     const exe = readLinkOr(`/proc/${f.pid}/exe`, '');
+    // No exe while the command line is there: caught mid-exec (the kernel reports the exec itself
+    // when it follows the process) or exiting. One pass later it has settled; if it still has none
+    // (not ours to read), it is reported by its argv.
+    if (exe === '' && f.exeMisses++ < 1) return false;
+    f.exeMisses = 0;
     const argv = this.read(f.pid, 'cmdline', () => readArgv(f.pid, MAX_ARGS, ARG_BYTES));
-    if (argv === null) return;
+    if (argv === null) return false;
     const image = `${exe}\0${argv.join('\0')}`;
-    if (image === f.image) return;
+    if (image === f.image) return true;
     f.image = image;
     f.envReported = false;
     if (f.pid !== this.rootPid) {
@@ -426,6 +434,7 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
       const comm = now && now.startTicks === stat.startTicks ? now.comm : stat.comm;
       this.outbox.push({ kind: 'process', pid: f.pid, ppid: stat.ppid, comm, exe, argv });
     }
+    return true;
   }
 
   private checkEnv(f: Followed): void {
