@@ -1,8 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * wasmshark --pid PID [--bpf | --no-bpf] [--timeout SECS] [--output FILE] [--rules FILE]
  * wasmshark [options] [--user NAME|UID | --as-root] -- COMMAND [ARGS...]
  * wasmshark watch [--runtime NAMES | --all-runtimes] [--pid PID ...] [--output-dir DIR] [--metrics ADDR:PORT]
+ *
+ * The V8 flag on the first line caps the young generation at 4 MiB per
+ * semi-space: in a 200,000-event burst it grew to 16, taking the command's
+ * peak RSS from ~112 MB to ~140-150 MB for no gain in speed.
  *
  * Exit status: 0 when monitoring completed (whatever the verdict), 1 when it
  * could not run or the report could not be written, 2 for bad usage.
