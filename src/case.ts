@@ -83,6 +83,8 @@ export interface SessionFacts {
   hooks: string[];
   kernel: KernelFacts | null;
   pollIntervalMs: number;
+  /** Why coverage is partial beyond what the other facts say (e.g. a runtime gone before it was followed). */
+  gaps?: string[];
 }
 
 /** Items not kept because a limit was reached: counted, so a report says what it lacks. */
@@ -465,6 +467,7 @@ export class Case {
         syscalls: facts.syscalls.source,
         pollIntervalMs: facts.pollIntervalMs,
         endedOnError: reason === 'error',
+        gaps: facts.gaps ?? [],
       }),
       capped,
     };

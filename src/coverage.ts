@@ -52,6 +52,8 @@ export interface CoverageInput {
   syscalls: 'bpf' | 'sampled' | 'none';
   pollIntervalMs: number;
   endedOnError: boolean;
+  /** More reasons the run is partial, from the session (e.g. a runtime that exited before it was followed). */
+  gaps?: string[];
 }
 
 export function assessCoverage(input: CoverageInput): Coverage {
@@ -123,6 +125,7 @@ export function assessCoverage(input: CoverageInput): Coverage {
   }
   if (input.malformed > 0) reasons.push(`${input.malformed} kernel records could not be decoded`);
   if (input.endedOnError) reasons.push('monitoring ended on an error');
+  reasons.push(...(input.gaps ?? []));
 
   return {
     level: reasons.length === 0 ? 'full' : 'partial',

@@ -117,6 +117,8 @@ export interface CaseFacts {
   /** The drops to report (default: the session's since its start). */
   drops?: SessionFacts['drops'];
   malformed?: number;
+  /** Why this case's coverage is partial beyond the session's own reasons. */
+  gaps?: string[];
 }
 
 /** One probe session (or none: /proc polling), its clock and its facts. */
@@ -177,6 +179,7 @@ export class ProbeSession {
       kernel: kernelFacts(this.probes),
       hooks: this.programNames,
       pollIntervalMs: this.options.pollIntervalMs,
+      gaps: c.gaps ?? [],
     };
   }
 }

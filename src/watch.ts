@@ -27,7 +27,7 @@ import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import type { Verdict } from './score';
 import { checkPid, checkSyscalls, checkTimeout, normalizeSession, ProbeSession, type NormalizedSession, type SessionOptions } from './session';
 import { ProcSource } from './sources/proc/source';
-import { processUser, type FileOwner } from './user';
+import { identityFor, processUser, type FileOwner, type UserIdentity } from './user';
 
 export interface WatchLimits extends CaseLimits {
   /** Runtimes followed at once; more are counted, not followed. */
@@ -208,6 +208,17 @@ interface Followed {
   /** Events of its processes the kernel could not deliver (reported with each exit), and when first seen. */
   lost: number;
   lostFirstMs: number;
+  /** It had exited before the watch could follow it: its exec is all that was seen. */
+  gone: boolean;
+}
+
+/** The user a uid names in the user database (its primary group), null if it has no entry. */
+function userOfUid(uid: number): UserIdentity | null {
+  try {
+    return identityFor(uid);
+  } catch {
+    return null;
+  }
 }
 
 /** What the kernel lost while a case was followed; the kernel cannot say whose it was. */
@@ -327,7 +338,12 @@ export class Watch extends EventEmitter<WatchEvents> {
   }
 
   /** Starts following a runtime (or a process given by pid); null if it is gone, followed already, or over the limit. */
-  private follow(pid: number, foundBy: FoundBy, runtime: RuntimeInfo | null): Followed | null {
+  /**
+   * Follows a runtime from now on. Given the exec that revealed it, a runtime
+   * that has exited already still gets a report: what its exec showed, and
+   * coverage saying that is all.
+   */
+  private follow(pid: number, foundBy: FoundBy, runtime: RuntimeInfo | null, exec?: ExecEvent): Followed | null {
     if (this.stopping || this.owners.has(pid) || this.skip.has(pid)) return null;
     if (this.cases.size >= this.options.limits.runtimes) {
       this.counts.capped.runtimes++;
@@ -335,7 +351,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       return null;
     }
     const stat = readStat(pid);
-    if (!isLiveStat(stat)) return null;
+    if (!isLiveStat(stat)) return exec ? this.followGone(exec, foundBy, runtime) : null;
     const exe = readLinkOr(`/proc/${pid}/exe`, '');
     const info: WatchedRuntime = {
       pid,
@@ -351,7 +367,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       try {
         this.probes.addTarget(pid, stat.startTicks);
       } catch {
-        return null; // exited since
+        return exec ? this.followGone(exec, foundBy, runtime) : null; // exited since
       }
     }
     const c = new Case(
@@ -375,6 +391,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       malformedAtStart: this.probes?.malformed ?? 0,
       lost: 0,
       lostFirstMs: 0,
+      gone: false,
     };
     this.owners.set(pid, f);
     this.cases.set(pid, f);
@@ -388,6 +405,48 @@ export class Watch extends EventEmitter<WatchEvents> {
     f.firstPass = false;
     // Children it had already: the kernel follows only those created from now on.
     if (this.probes && !f.ending) for (const child of f.proc.pids()) if (child !== pid) this.adopt(f, child, true);
+    return f;
+  }
+
+  /** A runtime that exited before it could be followed (it ran for less than the watch took to hear of it): reported from its exec. */
+  private followGone(exec: ExecEvent, foundBy: FoundBy, runtime: RuntimeInfo | null): Followed {
+    const { pid } = exec;
+    const exe = exec.image || exec.filename;
+    const info: WatchedRuntime = {
+      pid,
+      startTicks: 0,
+      runtime: runtime ?? identifyRuntime(exe),
+      comm: exec.comm,
+      exe,
+      cmdline: exec.argv,
+      foundBy,
+      // no start time to be had: the exec's kernel timestamp names it instead
+      id: `${pid}-exec${exec.timeNs}`,
+    };
+    const c = new Case(
+      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false, user: reportUser(processUser(pid) ?? userOfUid(exec.uid)) },
+      { rules: this.rules, procChildren: false, limits: this.options.limits, onAlert: (a) => this.onAlert(a, info), kernelLive: () => false },
+    );
+    const f: Followed = {
+      info,
+      case: c,
+      proc: new ProcSource(pid, { kernelFollows: this.probes !== null, clock: this.session.clock }),
+      pids: new Set(),
+      ending: false,
+      firstPass: false,
+      dropsAtStart: this.probes?.drops() ?? null,
+      malformedAtStart: this.probes?.malformed ?? 0,
+      lost: 0,
+      lostFirstMs: 0,
+      gone: true,
+    };
+    this.cases.set(pid, f);
+    const key = `${info.runtime.name} ${foundBy}`;
+    this.counts.found[key] = (this.counts.found[key] ?? 0) + 1;
+    c.begin();
+    this.emit('runtime', info);
+    // its exec is what made it a target (as for a runtime followed in time): its report says who it was
+    this.end(f, 'target-exit');
     return f;
   }
 
@@ -456,7 +515,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     const exe = readLinkOr(`/proc/${e.pid}/exe`, '') || e.image;
     // no mappings: at exec the new image's libraries are not loaded yet
     const info = identifyRuntime(exe);
-    if (this.options.selection.wants(info)) this.follow(e.pid, 'exec', info);
+    if (this.options.selection.wants(info)) this.follow(e.pid, 'exec', info, e);
   }
 
   private rescanPass(): void {
@@ -571,6 +630,7 @@ export class Watch extends EventEmitter<WatchEvents> {
     return this.session.facts({
       drops: this.probes ? dropsSince(this.probes.drops(), f.dropsAtStart) : null,
       malformed: (this.probes?.malformed ?? 0) - f.malformedAtStart,
+      gaps: f.gone ? ['it exited before the watch could follow it: only its exec was seen'] : [],
     });
   }
 

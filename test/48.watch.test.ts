@@ -3,7 +3,7 @@
  * rescan; each judged and reported on its own, then forgotten; limits
  * counted, not exceeded.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -167,6 +167,28 @@ describeBpf('eBPF mode', () => {
     expect(report.alerts.map((a) => a.rule)).toContain('memory.jit-expected');
     expect(report).toMatchObject({ verdict: 'CLEAN', end_reason: 'target-exit' });
     await w.stop();
+  }, 60000);
+
+  it('reports a runtime that was gone before the watch could follow it, from its exec, and says that is all it saw', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'reports-'));
+    const w = started({ runtimes: ['bun'], outputDir: dir });
+    const seen = record(w);
+    await new Promise((resolve) => w.once('ready', resolve));
+    // the watch's thread is blocked while bun starts and exits: by the time it hears of the exec, bun is gone
+    const r = spawnSync(BUN, ['--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const pid = r.pid;
+    await until('its report', () => seen.reports.some(([, rep]) => rep.pid === pid));
+    const rt = seen.runtimes.find((x) => x.pid === pid)!;
+    expect(rt).toMatchObject({ foundBy: 'exec', runtime: { name: 'bun' }, cmdline: [BUN, '--version'], startTicks: 0 });
+    const [report, , file] = seen.reports.find(([, rep]) => rep.pid === pid)!;
+    expect(report).toMatchObject({ verdict: 'CLEAN', end_reason: 'target-exit', bpf_used: true });
+    expect(report.coverage).toMatchObject({ level: 'partial', reasons: ['it exited before the watch could follow it: only its exec was seen'] });
+    expect(file).toBe(path.join(dir, `${rt.id}.json`));
+    expect(rt.id).toMatch(new RegExp(`^${pid}-exec\\d+$`));
+    expect(w.runtimes()).toEqual([]);
+    await w.stop();
+    expect(seen.errors).toEqual([]);
   }, 60000);
 
   it('judges a shell the runtime starts at once, whether the kernel or the first /proc pass sees it', async () => {
