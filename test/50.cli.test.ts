@@ -87,7 +87,8 @@ describe('usage errors: one line, non-zero, no stack trace', () => {
 
 describe('--no-bpf (/proc polling)', () => {
   it('finds a kept RWX region, and ends early with the report when the target exits', async () => {
-    const target = startBackground(trigger(), ['wx-keep', '1500']);
+    // alive for 4 s: long enough for a loaded machine to start the CLI (it said 'no such process' once at 1.5 s)
+    const target = startBackground(trigger(), ['wx-keep', '4000']);
     await sleep(300);
     const out = path.join(tmp, 'proc.json');
     const r = await cli(['--pid', String(target.pid), '--no-bpf', '--timeout', '30', '--output', out]);
