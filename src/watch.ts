@@ -370,41 +370,48 @@ export class Watch extends EventEmitter<WatchEvents> {
         return exec ? this.followGone(exec, foundBy, runtime) : null; // exited since
       }
     }
-    const c = new Case(
-      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false, user: reportUser(processUser(pid)) },
-      {
-        rules: this.rules,
-        procChildren: this.probes === null,
-        limits: this.options.limits,
-        onAlert: (a) => this.onAlert(a, info),
-        kernelLive: () => this.session.kernelLive,
-      },
-    );
-    const f: Followed = {
-      info,
-      case: c,
-      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null, clock: this.session.clock }),
-      pids: new Set([pid]),
-      ending: false,
-      firstPass: true,
-      dropsAtStart: this.probes?.drops() ?? null,
-      malformedAtStart: this.probes?.malformed ?? 0,
-      lost: 0,
-      lostFirstMs: 0,
-      gone: false,
-    };
+    const f = this.open(info, processUser(pid), false);
     this.owners.set(pid, f);
-    this.cases.set(pid, f);
-    const key = `${info.runtime.name} ${foundBy}`;
-    this.counts.found[key] = (this.counts.found[key] ?? 0) + 1;
-    c.begin();
-    this.emit('runtime', info);
     f.proc.on('event', (e) => this.route(f, e));
     f.proc.on('error', (err) => this.error(err));
     f.proc.start();
     f.firstPass = false;
     // Children it had already: the kernel follows only those created from now on.
     if (this.probes && !f.ending) for (const child of f.proc.pids()) if (child !== pid) this.adopt(f, child, true);
+    return f;
+  }
+
+  /** A case for a runtime, counted and announced ('runtime'); `gone`: it has exited already, nothing more will come. */
+  private open(info: WatchedRuntime, user: UserIdentity | null, gone: boolean): Followed {
+    const { pid } = info;
+    const c = new Case(
+      { pid, comm: info.comm, exe: info.exe, cmdline: info.cmdline, launched: false, user: reportUser(user) },
+      {
+        rules: this.rules,
+        procChildren: this.probes === null && !gone,
+        limits: this.options.limits,
+        onAlert: (a) => this.onAlert(a, info),
+        kernelLive: gone ? () => false : () => this.session.kernelLive,
+      },
+    );
+    const f: Followed = {
+      info,
+      case: c,
+      proc: new ProcSource(pid, { intervalMs: this.options.pollIntervalMs, followChildren: true, sampleSyscalls: false, kernelFollows: this.probes !== null, clock: this.session.clock }),
+      pids: new Set(gone ? [] : [pid]),
+      ending: false,
+      firstPass: !gone,
+      dropsAtStart: this.probes?.drops() ?? null,
+      malformedAtStart: this.probes?.malformed ?? 0,
+      lost: 0,
+      lostFirstMs: 0,
+      gone,
+    };
+    this.cases.set(pid, f);
+    const key = `${info.runtime.name} ${info.foundBy}`;
+    this.counts.found[key] = (this.counts.found[key] ?? 0) + 1;
+    c.begin();
+    this.emit('runtime', info);
     return f;
   }
 
@@ -423,28 +430,7 @@ export class Watch extends EventEmitter<WatchEvents> {
       // no start time to be had: the exec's kernel timestamp names it instead
       id: `${pid}-exec${exec.timeNs}`,
     };
-    const c = new Case(
-      { pid, comm: info.comm, exe, cmdline: info.cmdline, launched: false, user: reportUser(processUser(pid) ?? userOfUid(exec.uid)) },
-      { rules: this.rules, procChildren: false, limits: this.options.limits, onAlert: (a) => this.onAlert(a, info), kernelLive: () => false },
-    );
-    const f: Followed = {
-      info,
-      case: c,
-      proc: new ProcSource(pid, { kernelFollows: this.probes !== null, clock: this.session.clock }),
-      pids: new Set(),
-      ending: false,
-      firstPass: false,
-      dropsAtStart: this.probes?.drops() ?? null,
-      malformedAtStart: this.probes?.malformed ?? 0,
-      lost: 0,
-      lostFirstMs: 0,
-      gone: true,
-    };
-    this.cases.set(pid, f);
-    const key = `${info.runtime.name} ${foundBy}`;
-    this.counts.found[key] = (this.counts.found[key] ?? 0) + 1;
-    c.begin();
-    this.emit('runtime', info);
+    const f = this.open(info, processUser(pid) ?? userOfUid(exec.uid), true);
     // its exec is what made it a target (as for a runtime followed in time): its report says who it was
     this.end(f, 'target-exit');
     return f;
