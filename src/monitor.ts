@@ -14,7 +14,7 @@ import type { Alert } from './alerts';
 import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
-import type { DropCounts, Probes, SyscallHooks } from './probes';
+import type { Backend, DropCounts, Probes, SyscallHooks } from './probes';
 import { readStat } from './proc/stat';
 import { truncate, type EndReason, type Report, type ReportUser } from './report';
 import { RuleSet } from './rules';
@@ -32,6 +32,8 @@ export interface MonitorOptions extends SessionOptions {
    * (every process on the host pays for it). See ProbeOptions.syscalls.
    */
   syscalls?: SyscallHooks;
+  /** Force the lean hooks' backend (default: trampolines where the kernel allows them). See ProbeOptions.backend. */
+  backend?: Backend;
   /** With exact hooks, count syscalls in the kernel (default true). */
   countSyscalls?: boolean;
 }
@@ -81,6 +83,7 @@ export interface MonitorEvents {
 interface Normalized extends NormalizedSession {
   timeout: number;
   syscalls: SyscallHooks;
+  backend: Backend | undefined;
   countSyscalls: boolean;
 }
 
@@ -89,7 +92,7 @@ function normalize(options: MonitorOptions): Readonly<Normalized> {
   if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
   const session = normalizeSession(options, 500);
   const timeout = checkTimeout(options.timeout ?? 60);
-  return Object.freeze({ ...session, timeout, syscalls, countSyscalls: options.countSyscalls !== false });
+  return Object.freeze({ ...session, timeout, syscalls, backend: options.backend, countSyscalls: options.countSyscalls !== false });
 }
 
 function checkPid(pid: number): void {
@@ -169,7 +172,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private startProbes(): void {
     const opened = openProbes(
       this.options.bpf,
-      { syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes },
+      { syscalls: this.options.syscalls, backend: this.options.backend, countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes },
       (w) => this.emit('warning', w),
     );
     this.bpfError = opened.bpfError;
