@@ -3,14 +3,18 @@
  * wasmshark probes: follow a set of target processes (and every descendant)
  * and report the syscalls that matter for a WASM runtime's behaviour.
  *
- * Syscalls are seen one of two ways, chosen by the loader (one object):
- *  - lean (the default): one tracepoint per syscall the rules need
- *    (tp/syscalls/sys_enter_mmap, ...). Every other syscall of every process
- *    on the host runs no program at all.
+ * Syscalls are seen one of three ways, chosen by the loader (one object):
+ *  - lean on trampolines (the default where the kernel allows them):
+ *    fentry/fexit on the kernel functions that do the operations the rules
+ *    need (ksys_mmap_pgoff, do_mprotect_pkey, ...), every syscall ABI at once.
+ *  - lean on tracepoints (where trampolines are refused): one tracepoint per
+ *    syscall the rules need (tp/syscalls/sys_enter_mmap, ...).
+ *    Either way every other syscall of every process on the host runs no
+ *    program at all.
  *  - exact: the two syscall tracepoints sys_enter and sys_exit, attached as
  *    BTF tracepoints: a program runs for every syscall on the host, which buys
  *    exact per-syscall counts and the anonymous-memory check on every syscall.
- * Both feed the same handlers through struct call. Process lifetime comes
+ * All feed the same handlers through struct call. Process lifetime comes
  * from the sched tracepoints.
  *
  * Every handler does the same: filter early (syscall number, a cheap argument
