@@ -1688,10 +1688,10 @@ int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
  * ==== trampolines: fentry/fexit on the kernel functions that do the work ====
  * The default where the kernel allows them (the loader tries one first): a
  * program runs only when the operation itself runs, whatever syscall ABI or
- * path led there, and no task is put on the slow syscall path. Memory,
- * opens and connects are hooked on the functions every ABI shares
- * (ksys_mmap_pgoff, do_mprotect_pkey, do_sys_openat2, __sys_connect); the
- * other syscalls on their per-ABI entry points (__x64_sys_NAME, and
+ * path led there, and no task is put on the slow syscall path. Memory and
+ * connects are hooked on the functions every ABI shares (ksys_mmap_pgoff,
+ * do_mprotect_pkey, __sys_connect); the other syscalls, opens included, on
+ * their per-ABI entry points (__x64_sys_NAME, and
  * __ia32_sys_NAME or __ia32_compat_sys_NAME where int 0x80 works). The
  * loader leaves out a program whose function this kernel's BTF lacks, and
  * coverage names it. Each feeds the same handlers as the tracepoints do.
@@ -1766,13 +1766,6 @@ int BPF_PROG(tramp_mprotect_exit, unsigned long start, unsigned long len, unsign
 	return on_return(pkey == -1 ? NR_mprotect : NR_pkey_mprotect, ret);
 }
 
-/* open, openat, openat2 and creat of every ABI: the fd returned leads to the file */
-SEC("fexit/do_sys_openat2")
-int BPF_PROG(tramp_open, int dfd, const char *filename, void *how, long ret)
-{
-	return exit_open(NR_openat, ret, 0);
-}
-
 /* connect of every ABI, socketcall's included; the caller's address is still in place at exit */
 SEC("fexit/__sys_connect")
 int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
@@ -1790,15 +1783,22 @@ int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
 	return on_return(NR_connect, ret);
 }
 
-/* An x86_64 syscall's entry point: its argument is the caller's registers. */
-static __always_inline int tramp_x64_enter(struct pt_regs *regs, long nr)
+/*
+ * An x86_64 syscall's entry point. Its argument is the caller's registers,
+ * the task's own user registers: read from the task, as 5.10's BTF describes
+ * that argument as a struct it does not define (the verifier refuses to read
+ * it there).
+ */
+static __always_inline int tramp_x64_enter(long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct target *t = lookup_target(id >> 32);
+	struct pt_regs *regs;
 	struct call c;
 
 	if (!t)
 		return 0;
+	regs = current_user_regs();
 	c.nr = nr;
 	c.compat = false;
 	c.ip = BPF_CORE_READ(regs, ip);
@@ -1813,26 +1813,26 @@ static __always_inline int tramp_x64_enter(struct pt_regs *regs, long nr)
 }
 
 /* A 32-bit syscall's entry point (int 0x80): judged as its x86_64 twin. */
-static __always_inline int tramp_ia32_enter(struct pt_regs *regs, long nr32)
+static __always_inline int tramp_ia32_enter(long nr32)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct target *t = lookup_target(id >> 32);
 
 	if (!t)
 		return 0;
-	return compat_enter(t, regs, nr32, id);
+	return compat_enter(t, current_user_regs(), nr32, id);
 }
 
 #define TRAMP_ENTER(name)                                              \
 	SEC("fentry/__x64_sys_" #name)                                 \
-	int BPF_PROG(tramp_enter_##name, struct pt_regs *regs)         \
+	int BPF_PROG(tramp_enter_##name)                               \
 	{                                                              \
-		return tramp_x64_enter(regs, NR_##name);               \
+		return tramp_x64_enter(NR_##name);                     \
 	}
 
 #define TRAMP_EXIT(name)                                               \
 	SEC("fexit/__x64_sys_" #name)                                  \
-	int BPF_PROG(tramp_exit_##name, struct pt_regs *regs, long ret) \
+	int BPF_PROG(tramp_exit_##name, void *regs, long ret)          \
 	{                                                              \
 		return on_return(NR_##name, ret);                      \
 	}
@@ -1840,14 +1840,14 @@ static __always_inline int tramp_ia32_enter(struct pt_regs *regs, long nr32)
 /* func: the kernel's i386 entry point; nr32: its i386 syscall number */
 #define TRAMP_IA32_ENTER(func, nr32)                                   \
 	SEC("fentry/" #func)                                           \
-	int BPF_PROG(tramp_##func, struct pt_regs *regs)               \
+	int BPF_PROG(tramp_##func)                                     \
 	{                                                              \
-		return tramp_ia32_enter(regs, nr32);                   \
+		return tramp_ia32_enter(nr32);                         \
 	}
 
 #define TRAMP_IA32_EXIT(func, name)                                    \
 	SEC("fexit/" #func)                                            \
-	int BPF_PROG(tramp_exit_##func, struct pt_regs *regs, long ret) \
+	int BPF_PROG(tramp_exit_##func, void *regs, long ret)          \
 	{                                                              \
 		return on_return(NR_##name, ret);                      \
 	}
@@ -1859,6 +1859,11 @@ TRAMP_ENTER(execveat)
 TRAMP_EXIT(execveat)
 TRAMP_ENTER(memfd_create)
 TRAMP_EXIT(memfd_create)
+/* opens: the exit alone (the fd leads to the file). Not do_sys_openat2: 5.10 inlines it into the open syscalls */
+TRAMP_EXIT(open)
+TRAMP_EXIT(openat)
+TRAMP_EXIT(openat2)
+TRAMP_EXIT(creat)
 TRAMP_EXIT(open_by_handle_at)
 TRAMP_ENTER(io_uring_setup)
 TRAMP_ENTER(ptrace)
@@ -1888,6 +1893,11 @@ TRAMP_ENTER(socket)
  * Some calls changed entry points between kernels (compat_ to plain): both
  * are listed, the loader keeps the one this kernel has.
  */
+TRAMP_IA32_EXIT(__ia32_compat_sys_open, open)
+TRAMP_IA32_EXIT(__ia32_compat_sys_openat, openat)
+TRAMP_IA32_EXIT(__ia32_sys_openat2, openat2)
+TRAMP_IA32_EXIT(__ia32_sys_creat, creat)
+TRAMP_IA32_EXIT(__ia32_compat_sys_open_by_handle_at, open_by_handle_at)
 TRAMP_IA32_ENTER(__ia32_sys_memfd_create, 356)
 TRAMP_IA32_EXIT(__ia32_sys_memfd_create, memfd_create)
 TRAMP_IA32_ENTER(__ia32_compat_sys_ptrace, 26)

@@ -110,7 +110,7 @@ export function assessCoverage(input: CoverageInput): Coverage {
       'writes through a /proc/PID/mem fd or a shared mapping opened before monitoring (only opens and mappings are seen)',
     );
     if (input.kernel?.backend === 'trampoline') {
-      sees.push('memory, opens and connects on the kernel functions that do them: every syscall ABI, no task on the slow syscall path (trampolines)');
+      sees.push('memory and connects on the kernel functions that do them, opens and the other syscalls on their x86_64 and i386 entry points: every syscall ABI, no task on the slow syscall path (trampolines)');
       if (input.kernel.unhooked?.length) blind.push(`what ${input.kernel.unhooked.join(', ')} would show: Linux ${input.kernel.release} has no such function to hook`);
     }
     if (input.kernel?.ia32 && !input.kernel.compat) blind.push('syscalls made through the 32-bit ABI (int 0x80): this kernel runs them and they were not hooked');

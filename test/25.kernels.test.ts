@@ -91,7 +91,7 @@ describeBpf('the kernel matrix', () => {
         expect(s).toMatchObject({ mode: 'trampoline', backend: 'trampoline', backend_note: '' });
         // no syscall tracepoint: the kernel functions see every ABI (no int 0x80 pair either)
         expect(s.programs.filter((p) => /^lean_/.test(p.name))).toEqual([]);
-        expect(s.programs.map((p) => p.name)).toEqual(expect.arrayContaining(['tramp_mmap', 'tramp_mprotect_enter', 'tramp_mprotect_exit', 'tramp_open', 'tramp_connect']));
+        expect(s.programs.map((p) => p.name)).toEqual(expect.arrayContaining(['tramp_mmap', 'tramp_mprotect_enter', 'tramp_mprotect_exit', 'tramp_exit_openat', 'tramp_connect']));
         // the CLI's exit: the links handed to a short-lived child are all released
         expect(s.handOff).toMatchObject({ left: 0 });
         expect(s.handOff!.links).toBe(s.programs.length);

@@ -276,7 +276,7 @@ int Bench(const std::string& objects, const std::string& trigger, int rounds, lo
 
 int main(int argc, char** argv) {
   std::string objects = ".", trigger = "./trigger", mode = "lean";
-  bool compat = true, bench = false;
+  bool compat = true, bench = false, stats = true;
   int rounds = 7;
   long iterations = 100000;
   for (int i = 1; i < argc; i++) {
@@ -288,6 +288,7 @@ int main(int argc, char** argv) {
     else if (a == "--trigger" && i + 1 < argc) trigger = argv[++i];
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--no-compat") compat = false;
+    else if (a == "--no-stats") stats = false;
     else {
       fprintf(stderr,
               "usage: probe-check --objects DIR --trigger PATH --mode trampoline|lean|exact [--no-compat]\n"
@@ -306,7 +307,7 @@ int main(int argc, char** argv) {
   options.backend = mode == "lean" ? Backend::kTracepoint : Backend::kAuto;
   options.count_syscalls = true;
   options.compat_hooks = compat;
-  options.verifier_stats = true;
+  options.verifier_stats = stats;
   options.ringbuf_bytes = 4u << 20;
 
   auto started = std::chrono::steady_clock::now();
@@ -322,6 +323,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  // without the verifier's statistics libbpf keeps a refused program's log: for whoever reads the VM's output
+  if (!stats)
+    for (const wasmshark::LogLine& line : wasmshark::TakeLibbpfLog())
+      if (line.level == 0) fprintf(stderr, "%s\n", line.text.c_str());
   const wasmshark::KernelFeatures& k = session->kernel();
   printf("{\"event\":\"session\",\"kernel\":%s,\"asked\":%s,\"loaded\":true,\"mode\":%s,\"object\":%s,"
          "\"ia32\":%s,\"compat\":%s,\"load_ms\":%.0f,\"warnings\":%s,\"absent\":%s,\"backend\":%s,"
