@@ -181,7 +181,7 @@ function describeSession(s) {
   const mode = s.mode === s.asked ? '' : ` (as ${s.mode})`;
   const sees = `sees ${seen}/${ran.length} checks; max stack ${maxStack(s)} B`;
   if (s.asked === 'trampoline') {
-    if (s.backend !== 'trampoline') return `${s.backend_note || 'not chosen'}: the tracepoint backend is used`;
+    if (s.backend !== 'trampoline') return `${s.backend_note || 'not chosen'}: the tracepoint backend, ${sees}`;
     const missing = s.unhooked?.length ? ` (no ${s.unhooked.join(', ')})` : '';
     return `trampolines load${missing}, ${s.object} object; ${sees}`;
   }
