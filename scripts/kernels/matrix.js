@@ -141,7 +141,7 @@ function runVms(labels, payload, out, timeoutS) {
   const summary = (r.stdout ?? '').split('\n');
   return labels.map((label) => {
     // "<label> <release> boot=<s> total=<s> exit=<code> <ok|FAIL reason>"
-    const line = summary.find((l) => l.split(/\s+/)[0] === label) ?? '';
+    const line = summary.findLast((l) => l.split(/\s+/)[0] === label) ?? ''; // a kernel booted twice: its last line
     const m = /^(\S+)\s+(\S+)\s+boot=([\d.]+)s\s+total=([\d.]+)s\s+exit=(\S+)\s+(.*)$/.exec(line.trim());
     const outFile = path.join(out, `${label}.out`);
     return {
