@@ -15,6 +15,7 @@
  *   sudo npm run test:kernels -- --readme           rewrite README's "Supported kernels" table
  *   sudo npm run test:kernels -- --bench            instead of the checks, the cost of each backend
  *                                                   (probe-check --bench; --rounds N, --iterations N)
+ *   npm run test:kernels -- --table FILE            the table of a run saved with --json, again
  *
  * Needs root, the static libbpf/libelf in deps/ (scripts/setup.sh) and
  * qemu-system-x86, busybox-static and cpio (setup.sh installs them).
@@ -45,6 +46,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '--kernels' && argv[i + 1]) args.kernels = argv[++i].split(',');
     else if (a === '--bench') args.bench = true;
+    else if (a === '--table' && argv[i + 1]) args.table = argv[++i];
     else if (a === '--rounds' && argv[i + 1]) args.rounds = Number(argv[++i]);
     else if (a === '--iterations' && argv[i + 1]) args.iterations = Number(argv[++i]);
     else if (a === '--json' && argv[i + 1]) args.json = argv[++i];
@@ -188,12 +190,33 @@ function describeSession(s) {
   return `loads${mode}, ${s.object} object; ${sees}`;
 }
 
+/** The median over rounds of a configuration's figure divided by the tracepoint backend's in the same round. */
+function ratioToTracepoint(rounds, config, key) {
+  const ratios = [];
+  for (const r of new Set(rounds.map((x) => x.round))) {
+    const a = rounds.find((x) => x.round === r && x.config === config);
+    const b = rounds.find((x) => x.round === r && x.config === 'tracepoint');
+    if (a && b && a[key] > 0 && b[key] > 0) ratios.push(a[key] / b[key]);
+  }
+  ratios.sort((x, y) => x - y);
+  if (ratios.length === 0) return '—';
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  return `×${median.toFixed(3)} [${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)}]`;
+}
+
 function benchTable(rows) {
-  const lines = ['| kernel | configuration | bystander ns/iter | target ns/iter | rounds |', '|---|---|---|---|---|'];
+  const lines = [
+    '| kernel | configuration | bystander ns/iter | ÷ tracepoint backend, same round | target ns/iter | ÷ tracepoint backend, same round | rounds |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
+    const rounds = r.sessions.bench?.rounds ?? [];
     for (const m of r.sessions.bench?.medians ?? []) {
       const fmt = (v) => (v > 0 ? v.toFixed(0) : '—');
-      lines.push(`| ${r.label === 'host' ? 'this machine' : r.label} ${r.release ?? ''} | ${m.config}${m.loaded && m.loaded !== m.config ? ` (${m.loaded})` : ''} | ${fmt(m.bystander_ns)} | ${fmt(m.target_ns)} | ${m.rounds} |`);
+      lines.push(
+        `| ${r.label === 'host' ? 'this machine' : r.label} ${r.release ?? ''} | ${m.config}${m.loaded && m.loaded !== m.config ? ` (${m.loaded})` : ''} | ${fmt(m.bystander_ns)} | ${ratioToTracepoint(rounds, m.config, 'bystander_ns')} | ${fmt(m.target_ns)} | ${ratioToTracepoint(rounds, m.config, 'target_ns')} | ${m.rounds} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -224,6 +247,12 @@ function writeReadme(rows) {
 
 function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.table) {
+    // a saved --json run, shown again
+    const rows = JSON.parse(fs.readFileSync(args.table, 'utf8'));
+    process.stdout.write(`${rows.some((r) => r.sessions.bench) ? benchTable(rows) : table(rows)}\n`);
+    return;
+  }
   if (process.getuid() !== 0) fail('loading BPF needs root: sudo npm run test:kernels');
   const cache = process.env.WASMSHARK_KERNEL_CACHE ?? path.join(ROOT, '.cache', 'kernels');
   const payload = path.join(cache, 'payload');
