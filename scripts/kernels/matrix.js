@@ -14,7 +14,7 @@
  *   sudo npm run test:kernels -- --json FILE        also the results as JSON
  *   sudo npm run test:kernels -- --readme           rewrite README's "Supported kernels" table
  *   sudo npm run test:kernels -- --bench            instead of the checks, the cost of each backend
- *                                                   (probe-check --bench; --rounds N, --iterations N)
+ *                                                   (probe-check --bench; --rounds N, --iterations N, --repeat N)
  *   npm run test:kernels -- --table FILE            the table of a run saved with --json, again
  *
  * Needs root, the static libbpf/libelf in deps/ (scripts/setup.sh) and
@@ -41,7 +41,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { kernels: ['host', ...VM_KERNELS], json: null, readme: false, bench: false, rounds: 7, iterations: 100000 };
+  const args = { kernels: ['host', ...VM_KERNELS], json: null, readme: false, bench: false, rounds: 7, iterations: 30000, repeat: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kernels' && argv[i + 1]) args.kernels = argv[++i].split(',');
@@ -49,9 +49,10 @@ function parseArgs(argv) {
     else if (a === '--table' && argv[i + 1]) args.table = argv[++i];
     else if (a === '--rounds' && argv[i + 1]) args.rounds = Number(argv[++i]);
     else if (a === '--iterations' && argv[i + 1]) args.iterations = Number(argv[++i]);
+    else if (a === '--repeat' && argv[i + 1]) args.repeat = Number(argv[++i]);
     else if (a === '--json' && argv[i + 1]) args.json = argv[++i];
     else if (a === '--readme') args.readme = true;
-    else fail(`unknown option ${a} (use --kernels host,5.10,6.1,6.12 --json FILE --readme --bench [--rounds N --iterations N])`);
+    else fail(`unknown option ${a} (use --kernels host,5.10,6.1,6.12 --json FILE --readme --bench [--rounds N --iterations N --repeat N] --table FILE)`);
   }
   for (const k of args.kernels) if (k !== 'host' && !VM_KERNELS.includes(k)) fail(`unknown kernel ${k}: one of host, ${VM_KERNELS.join(', ')}`);
   return args;
@@ -82,7 +83,7 @@ function buildPayload(dir, args) {
     ]);
   }
   const run = args.bench
-    ? `./probe-check --objects . --trigger ./trigger --bench --rounds ${args.rounds} --iterations ${args.iterations}`
+    ? `./probe-check --objects . --trigger ./trigger --bench --rounds ${args.rounds} --iterations ${args.iterations} --repeat ${args.repeat}`
     : `for mode in ${MODES.join(' ')}; do ./probe-check --objects . --trigger ./trigger --mode $mode; done`;
   fs.writeFileSync(
     path.join(dir, 'checks.sh'),
