@@ -3,14 +3,18 @@
  * wasmshark probes: follow a set of target processes (and every descendant)
  * and report the syscalls that matter for a WASM runtime's behaviour.
  *
- * Syscalls are seen one of two ways, chosen by the loader (one object):
- *  - lean (the default): one tracepoint per syscall the rules need
- *    (tp/syscalls/sys_enter_mmap, ...). Every other syscall of every process
- *    on the host runs no program at all.
+ * Syscalls are seen one of three ways, chosen by the loader (one object):
+ *  - lean on trampolines (the default where the kernel allows them):
+ *    fentry/fexit on the kernel functions that do the operations the rules
+ *    need (ksys_mmap_pgoff, do_mprotect_pkey, ...), every syscall ABI at once.
+ *  - lean on tracepoints (where trampolines are refused): one tracepoint per
+ *    syscall the rules need (tp/syscalls/sys_enter_mmap, ...).
+ *    Either way every other syscall of every process on the host runs no
+ *    program at all.
  *  - exact: the two syscall tracepoints sys_enter and sys_exit, attached as
  *    BTF tracepoints: a program runs for every syscall on the host, which buys
  *    exact per-syscall counts and the anonymous-memory check on every syscall.
- * Both feed the same handlers through struct call. Process lifetime comes
+ * All feed the same handlers through struct call. Process lifetime comes
  * from the sched tracepoints.
  *
  * Every handler does the same: filter early (syscall number, a cheap argument
@@ -1679,6 +1683,234 @@ int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
 		return 0;
 	return on_return(nr, ret);
 }
+
+/*
+ * ==== trampolines: fentry/fexit on the kernel functions that do the work ====
+ * The default where the kernel allows them (the loader tries one first): a
+ * program runs only when the operation itself runs, whatever syscall ABI or
+ * path led there, and no task is put on the slow syscall path. Memory and
+ * connects are hooked on the functions every ABI shares (ksys_mmap_pgoff,
+ * do_mprotect_pkey, __sys_connect); the other syscalls, opens included, on
+ * their per-ABI entry points (__x64_sys_NAME, and
+ * __ia32_sys_NAME or __ia32_compat_sys_NAME where int 0x80 works). The
+ * loader leaves out a program whose function this kernel's BTF lacks, and
+ * coverage names it. Each feeds the same handlers as the tracepoints do.
+ */
+
+/*
+ * A call into a shared kernel function by a followed process: where it came
+ * from, and its ABI. The first 32-bit syscall of a process is reported as
+ * such, as compat_enter() does. NULL when nobody follows the caller.
+ */
+static __always_inline struct target *tramp_call(struct call *c, long nr, __u64 id)
+{
+	struct target *t = lookup_target(id >> 32);
+	struct pt_regs *regs;
+
+	if (!t)
+		return NULL;
+	regs = current_user_regs();
+	c->ip = BPF_CORE_READ(regs, ip);
+	c->sp = BPF_CORE_READ(regs, sp);
+	c->compat = current_status() & TS_COMPAT;
+	if (c->compat && !t->compat_seen) {
+		t->compat_seen = 1;
+		c->nr = BPF_CORE_READ(regs, orig_ax);
+		notable_syscall(t, c, id, WS_SYSCALL_COMPAT);
+	}
+	c->nr = nr;
+	return t;
+}
+
+/* mmap, mmap2 and old_mmap of every ABI; the result is the address mapped */
+SEC("fexit/ksys_mmap_pgoff")
+int BPF_PROG(tramp_mmap, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+	     unsigned long fd, unsigned long pgoff, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call c = {};
+	struct target *t = tramp_call(&c, NR_mmap, id);
+
+	if (!t)
+		return 0;
+	c.args[0] = addr;
+	c.args[1] = len;
+	c.args[2] = prot;
+	c.args[3] = flags;
+	c.args[4] = fd;
+	c.args[5] = pgoff << 12; /* in bytes, as x86_64's mmap takes it */
+	on_enter(t, &c, id);
+	return on_return(NR_mmap, ret);
+}
+
+/* mprotect and pkey_mprotect of every ABI: the old protection is read before the call */
+SEC("fentry/do_mprotect_pkey")
+int BPF_PROG(tramp_mprotect_enter, unsigned long start, unsigned long len, unsigned long prot, int pkey)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call c = {};
+	struct target *t = tramp_call(&c, pkey == -1 ? NR_mprotect : NR_pkey_mprotect, id);
+
+	if (!t)
+		return 0;
+	c.args[0] = start;
+	c.args[1] = len;
+	c.args[2] = prot;
+	c.args[3] = pkey;
+	return on_enter(t, &c, id);
+}
+
+SEC("fexit/do_mprotect_pkey")
+int BPF_PROG(tramp_mprotect_exit, unsigned long start, unsigned long len, unsigned long prot, int pkey, int ret)
+{
+	return on_return(pkey == -1 ? NR_mprotect : NR_pkey_mprotect, ret);
+}
+
+/* connect of every ABI, socketcall's included; the caller's address is still in place at exit */
+SEC("fexit/__sys_connect")
+int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call c = {};
+	struct target *t = tramp_call(&c, NR_connect, id);
+
+	if (!t)
+		return 0;
+	c.args[0] = fd;
+	c.args[1] = (unsigned long)uaddr;
+	c.args[2] = addrlen;
+	on_enter(t, &c, id);
+	return on_return(NR_connect, ret);
+}
+
+/*
+ * An x86_64 syscall's entry point. Its argument is the caller's registers,
+ * the task's own user registers: read from the task, as 5.10's BTF describes
+ * that argument as a struct it does not define (the verifier refuses to read
+ * it there).
+ */
+static __always_inline int tramp_x64_enter(long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct target *t = lookup_target(id >> 32);
+	struct pt_regs *regs;
+	struct call c;
+
+	if (!t)
+		return 0;
+	regs = current_user_regs();
+	c.nr = nr;
+	c.compat = false;
+	c.ip = BPF_CORE_READ(regs, ip);
+	c.sp = BPF_CORE_READ(regs, sp);
+	c.args[0] = BPF_CORE_READ(regs, di);
+	c.args[1] = BPF_CORE_READ(regs, si);
+	c.args[2] = BPF_CORE_READ(regs, dx);
+	c.args[3] = BPF_CORE_READ(regs, r10);
+	c.args[4] = BPF_CORE_READ(regs, r8);
+	c.args[5] = BPF_CORE_READ(regs, r9);
+	return on_enter(t, &c, id);
+}
+
+/* A 32-bit syscall's entry point (int 0x80): judged as its x86_64 twin. */
+static __always_inline int tramp_ia32_enter(long nr32)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct target *t = lookup_target(id >> 32);
+
+	if (!t)
+		return 0;
+	return compat_enter(t, current_user_regs(), nr32, id);
+}
+
+#define TRAMP_ENTER(name)                                              \
+	SEC("fentry/__x64_sys_" #name)                                 \
+	int BPF_PROG(tramp_enter_##name)                               \
+	{                                                              \
+		return tramp_x64_enter(NR_##name);                     \
+	}
+
+#define TRAMP_EXIT(name)                                               \
+	SEC("fexit/__x64_sys_" #name)                                  \
+	int BPF_PROG(tramp_exit_##name, void *regs, long ret)          \
+	{                                                              \
+		return on_return(NR_##name, ret);                      \
+	}
+
+/* func: the kernel's i386 entry point; nr32: its i386 syscall number */
+#define TRAMP_IA32_ENTER(func, nr32)                                   \
+	SEC("fentry/" #func)                                           \
+	int BPF_PROG(tramp_##func)                                     \
+	{                                                              \
+		return tramp_ia32_enter(nr32);                         \
+	}
+
+#define TRAMP_IA32_EXIT(func, name)                                    \
+	SEC("fexit/" #func)                                            \
+	int BPF_PROG(tramp_exit_##func, void *regs, long ret)          \
+	{                                                              \
+		return on_return(NR_##name, ret);                      \
+	}
+
+/* exec: the caller's arguments at entry; a failed one is reported at exit, a successful one by on_exec */
+TRAMP_ENTER(execve)
+TRAMP_EXIT(execve)
+TRAMP_ENTER(execveat)
+TRAMP_EXIT(execveat)
+TRAMP_ENTER(memfd_create)
+TRAMP_EXIT(memfd_create)
+/* opens: the exit alone (the fd leads to the file). Not do_sys_openat2: 5.10 inlines it into the open syscalls */
+TRAMP_EXIT(open)
+TRAMP_EXIT(openat)
+TRAMP_EXIT(openat2)
+TRAMP_EXIT(creat)
+TRAMP_EXIT(open_by_handle_at)
+TRAMP_ENTER(io_uring_setup)
+TRAMP_ENTER(ptrace)
+TRAMP_ENTER(process_vm_readv)
+TRAMP_ENTER(process_vm_writev)
+TRAMP_ENTER(init_module)
+TRAMP_ENTER(finit_module)
+TRAMP_ENTER(kexec_load)
+TRAMP_ENTER(kexec_file_load)
+TRAMP_ENTER(bpf)
+TRAMP_ENTER(userfaultfd)
+TRAMP_ENTER(rename)
+TRAMP_ENTER(renameat)
+TRAMP_ENTER(renameat2)
+TRAMP_ENTER(link)
+TRAMP_ENTER(linkat)
+TRAMP_ENTER(symlink)
+TRAMP_ENTER(symlinkat)
+TRAMP_ENTER(unlink)
+TRAMP_ENTER(unlinkat)
+TRAMP_ENTER(truncate)
+TRAMP_ENTER(ftruncate)
+TRAMP_ENTER(socket)
+
+/*
+ * The same through int 0x80, where it is a syscall (the loader checks).
+ * Some calls changed entry points between kernels (compat_ to plain): both
+ * are listed, the loader keeps the one this kernel has.
+ */
+TRAMP_IA32_EXIT(__ia32_compat_sys_open, open)
+TRAMP_IA32_EXIT(__ia32_compat_sys_openat, openat)
+TRAMP_IA32_EXIT(__ia32_sys_openat2, openat2)
+TRAMP_IA32_EXIT(__ia32_sys_creat, creat)
+TRAMP_IA32_EXIT(__ia32_compat_sys_open_by_handle_at, open_by_handle_at)
+TRAMP_IA32_ENTER(__ia32_sys_memfd_create, 356)
+TRAMP_IA32_EXIT(__ia32_sys_memfd_create, memfd_create)
+TRAMP_IA32_ENTER(__ia32_compat_sys_ptrace, 26)
+TRAMP_IA32_ENTER(__ia32_sys_init_module, 128)
+TRAMP_IA32_ENTER(__ia32_sys_finit_module, 350)
+TRAMP_IA32_ENTER(__ia32_compat_sys_kexec_load, 283)
+TRAMP_IA32_ENTER(__ia32_sys_process_vm_readv, 347)
+TRAMP_IA32_ENTER(__ia32_compat_sys_process_vm_readv, 347)
+TRAMP_IA32_ENTER(__ia32_sys_process_vm_writev, 348)
+TRAMP_IA32_ENTER(__ia32_compat_sys_process_vm_writev, 348)
+TRAMP_IA32_ENTER(__ia32_sys_bpf, 357)
+TRAMP_IA32_ENTER(__ia32_sys_userfaultfd, 374)
+TRAMP_IA32_ENTER(__ia32_sys_io_uring_setup, 425)
 
 /*
  * ==== io_uring: requests judged as the syscalls they replace ====

@@ -80,7 +80,8 @@ class Session : public Napi::ObjectWrap<Session> {
                        });
   }
 
-  // new Session({ objectPath, legacyObjectPath?, syscalls?: 'lean' | 'exact', countSyscalls?,
+  // new Session({ objectPath, legacyObjectPath?, syscalls?: 'lean' | 'exact', backend?: 'trampoline' | 'tracepoint',
+  //               countSyscalls?,
   //               followChildren?, watchExecs?, ringbufBytes?, compatHooks?, verifierStats?, log?, debug? })
   explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
     Napi::Env env = info.Env();
@@ -102,6 +103,13 @@ class Session : public Napi::ObjectWrap<Session> {
       std::string mode = syscalls.As<Napi::String>().Utf8Value();
       if (mode != "lean" && mode != "exact") throw Napi::TypeError::New(env, "syscalls must be 'lean' or 'exact'");
       options.syscalls = mode == "lean" ? SyscallHooks::kLean : SyscallHooks::kExact;
+    }
+    Napi::Value backend = opts.Get("backend");
+    if (backend.IsString()) {
+      std::string b = backend.As<Napi::String>().Utf8Value();
+      if (b != "auto" && b != "trampoline" && b != "tracepoint")
+        throw Napi::TypeError::New(env, "backend must be 'trampoline' or 'tracepoint'");
+      options.backend = b == "trampoline" ? Backend::kTrampoline : b == "tracepoint" ? Backend::kTracepoint : Backend::kAuto;
     }
     options.count_syscalls = opts.Get("countSyscalls").ToBoolean();
     options.watch_execs = opts.Get("watchExecs").ToBoolean();
@@ -349,7 +357,8 @@ class Session : public Napi::ObjectWrap<Session> {
     return Napi::Number::New(env, live ? static_cast<double>(session_->RingBufferUsed()) : 0);
   }
 
-  // { syscalls: 'lean' | 'exact', warnings: string[], absent: string[], object: 'full' | 'legacy',
+  // { syscalls: 'lean' | 'exact', backend: 'trampoline' | 'tracepoint' | 'raw-syscalls', backendNote: string,
+  //   unhooked: string[], warnings: string[], absent: string[], object: 'full' | 'legacy',
   //   kernel: string, compat: boolean, ia32: boolean }: fixed at load.
   Napi::Value Hooks(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -360,7 +369,11 @@ class Session : public Napi::ObjectWrap<Session> {
       return a;
     };
     Napi::Object out = Napi::Object::New(env);
-    out.Set("syscalls", session_->syscalls() == SyscallHooks::kLean ? "lean" : "exact");
+    const bool lean = session_->syscalls() == SyscallHooks::kLean;
+    out.Set("syscalls", lean ? "lean" : "exact");
+    out.Set("backend", !lean ? "raw-syscalls" : session_->trampolines() ? "trampoline" : "tracepoint");
+    out.Set("backendNote", session_->backend_note());
+    out.Set("unhooked", strings(session_->unhooked()));
     out.Set("warnings", strings(session_->warnings()));
     out.Set("absent", strings(session_->absent()));
     out.Set("object", session_->legacy() ? "legacy" : "full");

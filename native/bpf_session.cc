@@ -257,6 +257,77 @@ bool UringHookLoads(const btf* vmlinux, const std::string& event) {
   return req >= 0 && HasMember(vmlinux, req, "cmd") && HasMember(vmlinux, req, "cqe");
 }
 
+// The kernel's BTF, parsed once per process (~100 ms) and kept: it does not change.
+const btf* VmlinuxBtf() {
+  static std::once_flag once;
+  static btf* vmlinux = nullptr;
+  std::call_once(once, [] {
+    btf* b = btf__load_vmlinux_btf();
+    vmlinux = libbpf_get_error(b) ? nullptr : b;
+  });
+  return vmlinux;
+}
+
+// Whether a trampoline can be put on this kernel function: it is in the kernel's BTF.
+bool KernelHasFunction(const std::string& name) {
+  const btf* vmlinux = VmlinuxBtf();
+  return vmlinux && btf__find_by_name_kind(vmlinux, name.c_str(), BTF_KIND_FUNC) >= 0;
+}
+
+std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
+// The verifier gives up with EAGAIN when a signal is pending for the loading
+// thread (a profiler's SIGPROF every millisecond, a child's SIGCHLD), and
+// libbpf's few retries do not outlast a steady stream of them: signals wait
+// until the load is over.
+template <typename F>
+auto WithSignalsBlocked(F&& load) -> decltype(load()) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  auto result = load();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return result;
+}
+
+// The feature probe for the trampoline backend: an empty fentry program on
+// one of the functions the probes hook, loaded and attached, then dropped.
+// "" when the kernel takes it, else why not (asked once per process).
+std::string TrampolinesRefused() {
+  static std::once_flag once;
+  static std::string why;
+  std::call_once(once, [] {
+    const char* func = "ksys_mmap_pgoff";
+    const btf* vmlinux = VmlinuxBtf();
+    int id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
+    if (id < 0) {
+      why = vmlinux ? std::string("trampolines unusable: this kernel's BTF has no ") + func
+                    : "trampolines unusable: this kernel has no BTF";
+      return;
+    }
+    struct bpf_insn insns[2] = {};
+    insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
+    insns[1].code = BPF_JMP | BPF_EXIT;
+    bpf_prog_load_opts opts = {};
+    opts.sz = sizeof(opts);
+    opts.expected_attach_type = BPF_TRACE_FENTRY;
+    opts.attach_btf_id = id;
+    int prog = WithSignalsBlocked([&] { return bpf_prog_load(BPF_PROG_TYPE_TRACING, "ws_fentry_probe", "GPL", insns, 2, &opts); });
+    if (prog < 0) {
+      why = "trampolines refused by this kernel: " + ErrnoName(errno);
+      return;
+    }
+    int link = bpf_raw_tracepoint_open(nullptr, prog);
+    if (link < 0) why = "trampolines refused by this kernel: " + ErrnoName(errno) + " at attach";
+    else close(link);
+    close(prog);
+  });
+  return why;
+}
+
 // Destroying a perf-event link waits for an RCU grace period (~70 ms here),
 // one after another; in parallel the waits overlap.
 void DestroyLinks(std::vector<bpf_link*>& links) {
@@ -319,6 +390,20 @@ BpfSession::BpfSession(const SessionOptions& options) {
   if (options.syscalls == SyscallHooks::kExact) rungs.push_back(SyscallHooks::kLean);
   for (size_t i = 0;; i++) {
     try {
+      if (rungs[i] == SyscallHooks::kLean && WantTrampolines(options)) {
+        try {
+          trampolines_ = true;
+          Load(options, rungs[i]);
+          return;
+        } catch (const BpfError& e) {
+          // they passed the feature probe: this is a failure, not the kernel's choice
+          Close();
+          trampolines_ = false;
+          backend_note_ = std::string("trampolines could not be loaded: ") + e.what();
+          warnings_.push_back(std::string("the trampoline hooks could not be loaded (") + e.what() +
+                              "); using the syscall tracepoints instead");
+        }
+      }
       Load(options, rungs[i]);
       return;
     } catch (const BpfError& e) {
@@ -332,6 +417,22 @@ BpfSession::BpfSession(const SessionOptions& options) {
       throw;
     }
   }
+}
+
+// Whether to try the trampolines for the lean hooks. A kernel that refuses
+// them is not a failure (the tracepoints are the next rung): said only in
+// backend_note(), and as a warning only when they were asked for.
+bool BpfSession::WantTrampolines(const SessionOptions& options) {
+  if (options.backend == Backend::kTracepoint) {
+    backend_note_ = "the tracepoint backend was asked for";
+    return false;
+  }
+  std::string why = TrampolinesRefused();
+  if (why.empty()) return true;
+  backend_note_ = why;
+  if (options.backend == Backend::kTrampoline)
+    warnings_.push_back("the trampoline backend was asked for: " + why + "; using the syscall tracepoints instead");
+  return false;
 }
 
 void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
@@ -372,17 +473,7 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
     }
   }
 
-  // The verifier gives up with EAGAIN when a signal is pending for the loading
-  // thread (a profiler's SIGPROF every millisecond, a child's SIGCHLD), and
-  // libbpf's few retries do not outlast a steady stream of them: signals wait
-  // until the programs are loaded.
-  {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    err = bpf_object__load(obj_);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
+  err = WithSignalsBlocked([this] { return bpf_object__load(obj_); });
   if (err) {
     err = -err;
     std::string name, log;
@@ -480,12 +571,17 @@ void BpfSession::Close() {
   if (obj_) bpf_object__close(obj_);
   obj_ = nullptr;
   absent_.clear();
+  unhooked_.clear();
 }
 
 void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) {
   syscalls_ = hooks;
+  if (syscalls_ == SyscallHooks::kExact) {
+    trampolines_ = false;
+    backend_note_ = "--syscalls exact hooks every syscall (sys_enter/sys_exit)";
+  }
   std::string dir;
-  if (syscalls_ == SyscallHooks::kLean) {
+  if (syscalls_ == SyscallHooks::kLean && !trampolines_) {
     std::string why;
     dir = TracingDir(&why);
     if (dir.empty()) {
@@ -495,40 +591,42 @@ void BpfSession::ChooseHooks(const SessionOptions& options, SyscallHooks hooks) 
     }
   }
   const bool lean = syscalls_ == SyscallHooks::kLean;
-  // exact mode's sys_enter/sys_exit see 32-bit syscalls themselves
-  sees_compat_ = kernel_.ia32 && (!lean || options.compat_hooks);
+  const bool tramp = lean && trampolines_;
+  // exact mode's sys_enter/sys_exit and the trampolines' shared kernel functions see 32-bit syscalls themselves
+  sees_compat_ = kernel_.ia32 && (!lean || tramp || options.compat_hooks);
   const std::string tp = "tp/syscalls/";
   const std::string uring = "tp_btf/io_uring_";
-  btf* vmlinux = nullptr;
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     const std::string sec = bpf_program__section_name(prog);
     const std::string name = bpf_program__name(prog);
     bool load = true;
-    if (name == "lean_compat_enter" || name == "lean_compat_exit") {
-      load = lean && sees_compat_;
+    if (StartsWith(sec, "fentry/") || StartsWith(sec, "fexit/")) {
+      // trampolines: on the functions this kernel has (its BTF says), the 32-bit entry points where int 0x80 works
+      const std::string func = sec.substr(sec.find('/') + 1);
+      const bool ia32 = StartsWith(func, "__ia32_");
+      load = tramp && (!ia32 || kernel_.ia32) && KernelHasFunction(func);
+      if (tramp && !ia32 && !load && std::find(unhooked_.begin(), unhooked_.end(), func) == unhooked_.end())
+        unhooked_.push_back(func);
+    } else if (name == "lean_compat_enter" || name == "lean_compat_exit") {
+      load = lean && !tramp && sees_compat_;
     } else if (sec == "tp_btf/sys_enter" || sec == "tp_btf/sys_exit") {
       load = !lean;
     } else if (sec.compare(0, tp.size(), tp) == 0) {
       const std::string event = sec.substr(tp.size());
-      load = lean && Exists(dir + "/events/syscalls/" + event);
-      if (lean && !load && event.compare(0, 10, "sys_enter_") == 0) absent_.push_back(event.substr(10));
+      load = lean && !tramp && Exists(dir + "/events/syscalls/" + event);
+      if (lean && !tramp && !load && event.compare(0, 10, "sys_enter_") == 0) absent_.push_back(event.substr(10));
     } else if (sec.compare(0, uring.size(), uring) == 0) {
-      // io_uring requests, in both modes, where this kernel's tracepoints carry them (coverage names the gap);
-      // the kernel's BTF takes ~100 ms to parse and does not change: asked once per process
+      // io_uring requests, in every mode, where this kernel's tracepoints carry them (coverage names the gap)
       static std::mutex uring_mu;
       static std::map<std::string, bool> uring_loads;
       std::lock_guard<std::mutex> lock(uring_mu);
       auto known = uring_loads.find(sec);
-      if (known == uring_loads.end()) {
-        if (!vmlinux) vmlinux = btf__load_vmlinux_btf();
-        known = uring_loads.emplace(sec, UringHookLoads(libbpf_get_error(vmlinux) ? nullptr : vmlinux, sec.substr(7))).first;
-      }
+      if (known == uring_loads.end()) known = uring_loads.emplace(sec, UringHookLoads(VmlinuxBtf(), sec.substr(7))).first;
       load = known->second;
     }
     bpf_program__set_autoload(prog, load);
   }
-  if (vmlinux && !libbpf_get_error(vmlinux)) btf__free(vmlinux);
 }
 
 void BpfSession::Detach() {

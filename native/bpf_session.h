@@ -33,6 +33,15 @@ enum class SyscallHooks {
   kExact,  // sys_enter/sys_exit: every syscall of every process runs a program
 };
 
+// Where lean hooks go (DESIGN.md "Backends"): trampolines on the kernel
+// functions that do the work where the kernel lets them load, else the
+// per-syscall tracepoints. kAuto chooses by a feature probe, silently.
+enum class Backend {
+  kAuto,
+  kTrampoline,  // asked for: a refusal is said once, then the tracepoints
+  kTracepoint,
+};
+
 // What the running kernel offers, probed before anything is loaded.
 struct KernelFeatures {
   std::string release;      // uname -r
@@ -46,6 +55,7 @@ struct SessionOptions {
   std::string object_path;         // for kernels with KernelFeatures::modern
   std::string legacy_object_path;  // the same programs for 5.8 to 5.16
   SyscallHooks syscalls = SyscallHooks::kLean;
+  Backend backend = Backend::kAuto;  // lean hooks only: exact ones are sys_enter/sys_exit
   bool count_syscalls = false;  // exact mode only
   bool follow_children = true;
   bool watch_execs = false;     // report every exec on the host, followed or not
@@ -99,6 +109,12 @@ class BpfSession {
   // Which object was loaded ("full" or "legacy"), and whether 32-bit syscalls are seen.
   bool legacy() const { return legacy_; }
   bool sees_compat() const { return sees_compat_; }
+  // The lean hooks are trampolines (fentry/fexit), not tracepoints.
+  bool trampolines() const { return trampolines_; }
+  // Why the backend in use is not the trampolines ("" when it is): a refusal, or a choice.
+  const std::string& backend_note() const { return backend_note_; }
+  // Kernel functions the trampolines hook that this kernel's BTF lacks: what they would see is not seen.
+  const std::vector<std::string>& unhooked() const { return unhooked_; }
 
   // Ring buffer: set where records go, then poll from one thread.
   void SetSink(RecordSink sink) { sink_ = std::move(sink); }
@@ -117,6 +133,7 @@ class BpfSession {
 
  private:
   void Load(const SessionOptions& options, SyscallHooks hooks);
+  bool WantTrampolines(const SessionOptions& options);
   void Close();
   void ChooseHooks(const SessionOptions& options, SyscallHooks hooks);
   void ReadVerifierStats();
@@ -126,6 +143,9 @@ class BpfSession {
   bool legacy_ = false;
   bool sees_compat_ = false;
   bool exact_refused_ = false;
+  bool trampolines_ = false;
+  std::string backend_note_;
+  std::vector<std::string> unhooked_;
   SyscallHooks syscalls_ = SyscallHooks::kLean;
   std::vector<std::string> warnings_;
   std::vector<std::string> absent_;

@@ -23,7 +23,14 @@ export interface Coverage {
   /** Events lost (as in drops.total). */
   drops: number;
   /** The kernel the probes ran on, and which build of them it could load (null without eBPF). */
-  kernel: { release: string; bpf_object: 'full' | 'legacy'; int80: 'hooked' | 'not hooked' | 'not a syscall' } | null;
+  kernel: {
+    release: string;
+    bpf_object: 'full' | 'legacy';
+    int80: 'hooked' | 'not hooked' | 'not a syscall';
+    /** Where the syscall hooks are (DESIGN.md "Backends"), and why not on the trampolines when they are not. */
+    backend?: 'trampoline' | 'tracepoint' | 'raw-syscalls';
+    backend_note?: string;
+  } | null;
 }
 
 /** What the loader found out about the kernel (Probes.hooks). */
@@ -34,6 +41,11 @@ export interface KernelFacts {
   ia32: boolean;
   /** ... and those syscalls are hooked. */
   compat: boolean;
+  /** Where the hooks are, and why they are not trampolines ("" when they are). */
+  backend?: 'trampoline' | 'tracepoint' | 'raw-syscalls';
+  backendNote?: string;
+  /** Kernel functions the trampolines hook that this kernel lacks. */
+  unhooked?: string[];
 }
 
 export interface CoverageInput {
@@ -99,6 +111,10 @@ export function assessCoverage(input: CoverageInput): Coverage {
       'symlinks in the directory part of a renamed, linked or removed name (the name is joined to the directory the kernel holds, not resolved)',
       'writes through a /proc/PID/mem fd or a shared mapping opened before monitoring (only opens and mappings are seen)',
     );
+    if (input.kernel?.backend === 'trampoline') {
+      sees.push('memory and connects on the kernel functions that do them, opens and the other syscalls on their x86_64 and i386 entry points: every syscall ABI, no task on the slow syscall path (trampolines)');
+      if (input.kernel.unhooked?.length) blind.push(`what ${input.kernel.unhooked.join(', ')} would show: Linux ${input.kernel.release} has no such function to hook`);
+    }
     if (input.kernel?.ia32 && !input.kernel.compat) blind.push('syscalls made through the 32-bit ABI (int 0x80): this kernel runs them and they were not hooked');
     if (input.kernel?.object === 'legacy') blind.push(`paths deeper than 32 directories, cut to their last part (Linux ${input.kernel.release} has no bpf_loop())`);
     if (input.syscallMode !== 'exact') blind.push('other syscalls made from anonymous executable memory (--syscalls exact checks every syscall)');
@@ -142,6 +158,7 @@ export function assessCoverage(input: CoverageInput): Coverage {
             release: input.kernel.release,
             bpf_object: input.kernel.object,
             int80: !input.kernel.ia32 ? 'not a syscall' : input.kernel.compat ? 'hooked' : 'not hooked',
+            ...(input.kernel.backend ? { backend: input.kernel.backend, backend_note: input.kernel.backendNote ?? '' } : {}),
           }
         : null,
   };

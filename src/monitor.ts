@@ -15,7 +15,7 @@ import type { Task } from './clock';
 import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
 import { launch, type LaunchOptions } from './launch';
-import type { DropCounts, Probes, SyscallHooks } from './probes';
+import type { Backend, DropCounts, Probes, SyscallHooks } from './probes';
 import { readStat } from './proc/stat';
 import { truncate, type EndReason, type Report, type ReportUser } from './report';
 import { RuleSet } from './rules';
@@ -33,6 +33,8 @@ export interface MonitorOptions extends SessionOptions {
    * (every process on the host pays for it). See ProbeOptions.syscalls.
    */
   syscalls?: SyscallHooks;
+  /** Force the lean hooks' backend (default: trampolines where the kernel allows them). See ProbeOptions.backend. */
+  backend?: Backend;
   /** With exact hooks, count syscalls in the kernel (default true). */
   countSyscalls?: boolean;
 }
@@ -82,6 +84,7 @@ export interface MonitorEvents {
 interface Normalized extends NormalizedSession {
   timeout: number;
   syscalls: SyscallHooks;
+  backend: Backend | undefined;
   countSyscalls: boolean;
 }
 
@@ -89,7 +92,7 @@ function normalize(options: MonitorOptions): Readonly<Normalized> {
   const syscalls = checkSyscalls(options.syscalls);
   const session = normalizeSession(options, 500);
   const timeout = checkTimeout(options.timeout ?? 60);
-  return Object.freeze({ ...session, timeout, syscalls, countSyscalls: options.countSyscalls !== false });
+  return Object.freeze({ ...session, timeout, syscalls, backend: options.backend, countSyscalls: options.countSyscalls !== false });
 }
 
 /** One probe session (or /proc polling) judging one target: the case of one. */
@@ -170,7 +173,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   /** Loads the probes unless told not to; on failure, says why once and goes on with /proc. */
   private startProbes(): void {
-    this.session.open({ syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls });
+    this.session.open({ syscalls: this.options.syscalls, backend: this.options.backend, countSyscalls: this.options.countSyscalls });
   }
 
   /** Starts polling /proc; its first pass runs at once, so call it after 'ready'. */

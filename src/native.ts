@@ -25,6 +25,7 @@ export interface NativeSessionOptions {
   objectPath: string;
   legacyObjectPath?: string;
   syscalls?: 'lean' | 'exact';
+  backend?: 'auto' | 'trampoline' | 'tracepoint';
   /** Lean mode's hooks for 32-bit syscalls where int 0x80 works (default true). */
   compatHooks?: boolean;
   /** Ask the verifier for each program's stack depth and instruction count. */
@@ -58,6 +59,16 @@ export interface NativeSession {
 /** The syscall hooks a session ended up with. */
 export interface NativeHooks {
   syscalls: 'lean' | 'exact';
+  /**
+   * Where the hooks are: 'trampoline' (fentry/fexit on the kernel functions that do the work, the
+   * default where the kernel allows them), 'tracepoint' (one per syscall), or 'raw-syscalls'
+   * (sys_enter/sys_exit, with exact hooks).
+   */
+  backend: 'trampoline' | 'tracepoint' | 'raw-syscalls';
+  /** Why the backend is not the trampolines ("" when it is): "trampolines refused by this kernel: EPERM". */
+  backendNote: string;
+  /** Kernel functions the trampolines hook that this kernel lacks (what they would see is not seen). */
+  unhooked: string[];
   /** Why it is not what was asked for (lean became exact without tracefs). */
   warnings: string[];
   /** Syscalls this kernel has no tracepoint for (not built in, so nothing can call them). */

@@ -17,6 +17,15 @@ import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
 
 export type SyscallHooks = 'lean' | 'exact';
 
+/**
+ * Where lean hooks go: 'trampoline', fentry/fexit programs on the kernel
+ * functions that do the operations the rules need (every syscall ABI, no task
+ * on the slow syscall path), or 'tracepoint', one syscall tracepoint per
+ * syscall. By default the trampolines where this kernel lets them load (a
+ * feature probe decides, silently), else the tracepoints.
+ */
+export type Backend = 'trampoline' | 'tracepoint';
+
 export interface ProbeOptions {
   /**
    * 'lean' (default): one tracepoint per syscall the rules need, so other
@@ -27,6 +36,12 @@ export interface ProbeOptions {
    * syscall; every process on the host pays for it (see README "Cost").
    */
   syscalls?: SyscallHooks;
+  /**
+   * Force a backend for the lean hooks (default: chosen by a feature probe).
+   * Trampolines asked for and refused by the kernel fall back to the
+   * tracepoints with one warning in `hooks.warnings`.
+   */
+  backend?: Backend;
   /** With exact hooks, count every syscall of the followed processes (default true). */
   countSyscalls?: boolean;
   /**
@@ -143,6 +158,9 @@ export class Probes extends EventEmitter<ProbeEvents> {
     const { ringBufferBytes } = checkOptions(options);
     const syscalls = options.syscalls ?? 'lean';
     if (syscalls !== 'lean' && syscalls !== 'exact') throw new TypeError(`syscalls must be 'lean' or 'exact', got ${String(syscalls)}`);
+    if (options.backend !== undefined && options.backend !== 'trampoline' && options.backend !== 'tracepoint') {
+      throw new TypeError(`backend must be 'trampoline' or 'tracepoint', got ${String(options.backend)}`);
+    }
     const { Session } = loadAddon();
     const started = process.hrtime.bigint();
     try {
@@ -152,6 +170,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
         compatHooks: options.compatHooks ?? true,
         verifierStats: options.verifierStats ?? false,
         syscalls,
+        backend: options.backend ?? 'auto',
         countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,
         watchExecs: options.watchExecs ?? false,

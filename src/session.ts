@@ -101,8 +101,8 @@ export function openProbes(
 /** What the probes' loader found out about the kernel, for the report's coverage (null without eBPF). */
 export function kernelFacts(probes: Probes | null): KernelFacts | null {
   if (!probes) return null;
-  const { kernel, object, ia32, compat } = probes.hooks;
-  return { release: kernel, object, ia32, compat };
+  const { kernel, object, ia32, compat, backend, backendNote, unhooked } = probes.hooks;
+  return { release: kernel, object, ia32, compat, backend, backendNote, unhooked };
 }
 
 export interface SessionHandlers {

@@ -8,6 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { BPF_OBJECT_PATH, loadAddon } from '../src/native';
 import { startProbes, ProbeError } from '../src/probes';
+import { assessCoverage } from '../src/coverage';
+import { kernelFacts } from '../src/session';
 import { describeBpf, ia32Emulation, openFds, ROOT, sleep } from './helpers/env';
 
 /** The verifier's stack limit is 512 bytes; a program must leave this much of it unused on every kernel. */
@@ -61,7 +63,7 @@ describeBpf('loading and teardown', () => {
     ]],
   ] as const)('%s: attaches every probe, and stop() leaves none of our programs or links in the kernel', async (mode, expected) => {
     const probes = startProbes({ syscalls: mode, countSyscalls: true });
-    expect(probes.hooks).toMatchObject({ syscalls: mode, warnings: [], object: 'full', compat: ia32Emulation().ok });
+    expect(probes.hooks).toMatchObject({ syscalls: mode, backend: mode === 'lean' ? 'tracepoint' : 'raw-syscalls', warnings: [], object: 'full', compat: ia32Emulation().ok });
     const programs = probes.programs();
     // the io_uring programs load where the kernel's requests carry cmd and cqe (6.0 on, as here; test/25 covers older kernels)
     const uring = ['on_uring_complete', 'on_uring_submit'];
@@ -101,6 +103,44 @@ describeBpf('loading and teardown', () => {
     } finally {
       await probes.stop();
     }
+  });
+
+  it('chooses the tracepoint backend without a word where the kernel refuses trampolines (this host: EPERM), and says why in hooks', async () => {
+    const probes = startProbes();
+    try {
+      expect(probes.hooks).toMatchObject({ syscalls: 'lean', backend: 'tracepoint', warnings: [], unhooked: [] });
+      expect(probes.hooks.backendNote).toBe('trampolines refused by this kernel: EPERM');
+      expect(probes.programs().filter((p) => p.name.startsWith('tramp_'))).toEqual([]);
+      expect(probes.programs().map((p) => p.name)).toContain('lean_enter_mmap');
+    } finally {
+      await probes.stop();
+    }
+  });
+
+  it("backend: 'trampoline' refused: one warning naming the kernel's refusal, the tracepoint backend, and coverage names it", async () => {
+    const probes = startProbes({ backend: 'trampoline' });
+    try {
+      expect(probes.hooks).toMatchObject({ syscalls: 'lean', backend: 'tracepoint' });
+      expect(probes.hooks.warnings).toEqual([
+        'the trampoline backend was asked for: trampolines refused by this kernel: EPERM; using the syscall tracepoints instead',
+      ]);
+      expect(probes.programs().map((p) => p.name)).toContain('lean_exit_openat');
+      const coverage = assessCoverage({
+        bpf: true, bpfError: null, syscallMode: probes.hooks.syscalls, kernel: kernelFacts(probes), hooks: probes.programs().map((p) => p.name),
+        launched: true, drops: probes.drops(), malformed: 0, syscalls: 'sampled', pollIntervalMs: 500, endedOnError: false,
+      });
+      expect(coverage.kernel).toMatchObject({ backend: 'tracepoint', backend_note: 'trampolines refused by this kernel: EPERM' });
+    } finally {
+      await probes.stop();
+    }
+    // and forcing the tracepoints is a choice: no warning
+    const forced = startProbes({ backend: 'tracepoint' });
+    try {
+      expect(forced.hooks).toMatchObject({ backend: 'tracepoint', warnings: [], backendNote: 'the tracepoint backend was asked for' });
+    } finally {
+      await forced.stop();
+    }
+    expect(() => startProbes({ backend: 'kprobe' as never })).toThrow(/backend must be 'trampoline' or 'tracepoint'/);
   });
 
   it('lean without the 32-bit hooks (compatHooks: false) attaches neither of them', async () => {

@@ -4,16 +4,31 @@
 // act. It runs where node does not: inside the kernel matrix's VMs (see
 // scripts/kernels/matrix.js), and on the host for the same row.
 //
-//   probe-check --objects DIR --trigger PATH --mode lean|exact [--no-compat]
+//   probe-check --objects DIR --trigger PATH --mode trampoline|lean|exact [--no-compat]
+//   probe-check --objects DIR --trigger PATH --bench [--rounds N] [--iterations N] [--repeat N]
 //
+// Modes: trampoline is the default choice (lean hooks on the trampolines where
+// the kernel allows them, else on the tracepoints: the session line says which
+// and why); lean forces the tracepoint backend; exact hooks sys_enter/sys_exit.
 // Prints one JSON object a line: the session (kernel, hooks chosen, warnings),
 // each program's verifier figures, then each case with ok and what was seen.
 // Exits 0 when the session loaded (cases report their own failures), 1 when
 // it did not.
+//
+// --bench: the cost of each backend, side by side in the same rounds: the
+// trigger's mmap/munmap churn loop (ns per iteration, the fastest of --repeat
+// runs) as a bystander and as a target, with no probes, with empty programs on bpftrace's four syscall
+// tracepoints (DIR/floor-bpftrace.bpf.o), with the tracepoint backend and
+// with the trampoline backend; the order rotates from round to round. One
+// JSON line per measure, then the medians.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +43,7 @@
 #include "../../bpf/events.h"
 #include "../../native/bpf_session.h"
 
+using wasmshark::Backend;
 using wasmshark::BpfError;
 using wasmshark::BpfSession;
 using wasmshark::SessionOptions;
@@ -154,31 +170,151 @@ const T* Find(const std::vector<Record>& rs, uint16_t type, const std::function<
 
 std::string Need(bool ok, const char* what) { return ok ? "" : what; }
 
+// Runs TRIGGER churn N (followed or not) and returns the ns per iteration it printed, or -1.
+double Churn(BpfSession* session, const std::string& trigger, long iterations, bool followed) {
+  int out[2], gate[2];
+  if (pipe(out) || pipe(gate)) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(gate[1]);
+    close(out[0]);
+    char go;
+    if (read(gate[0], &go, 1) != 1) _exit(126);
+    dup2(out[1], 1);
+    std::string n = std::to_string(iterations);
+    execl(trigger.c_str(), trigger.c_str(), "churn", n.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(gate[0]);
+  close(out[1]);
+  if (session && followed) session->AddTarget(pid, StartTicks(pid), pid);
+  if (write(gate[1], "g", 1) != 1) return -1;
+  close(gate[1]);
+  std::string text;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof(buf))) > 0) text.append(buf, n);
+  close(out[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  if (session) {
+    session->Consume();
+    session->RemoveTarget(pid);
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? atof(text.c_str()) : -1;
+}
+
+// Empty programs on bpftrace's four syscall tracepoints, attached; nullptr if they cannot be.
+bpf_object* LoadFloor(const std::string& path, std::vector<bpf_link*>* links) {
+  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+  if (!obj) return nullptr;
+  if (bpf_object__load(obj)) {
+    bpf_object__close(obj);
+    return nullptr;
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (link) links->push_back(link);
+  }
+  return obj;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+int Bench(const std::string& objects, const std::string& trigger, int rounds, long iterations, int repeat) {
+  const std::vector<std::string> configs{"none", "floor-bpftrace", "tracepoint", "trampoline"};
+  std::vector<std::vector<double>> bystander(configs.size()), target(configs.size());
+  std::string chosen[4];
+  for (int r = 0; r < rounds; r++) {
+    for (size_t k = 0; k < configs.size(); k++) {
+      const size_t c = (k + r) % configs.size();  // each configuration takes each place in turn
+      std::unique_ptr<BpfSession> session;
+      std::vector<bpf_link*> links;
+      bpf_object* floor = nullptr;
+      if (configs[c] == "floor-bpftrace") {
+        floor = LoadFloor(objects + "/floor-bpftrace.bpf.o", &links);
+        if (!floor) continue;
+      } else if (configs[c] != "none") {
+        SessionOptions options;
+        options.object_path = objects + "/wasmshark.bpf.o";
+        options.legacy_object_path = objects + "/wasmshark.legacy.bpf.o";
+        options.backend = configs[c] == "trampoline" ? Backend::kTrampoline : Backend::kTracepoint;
+        try {
+          session = std::make_unique<BpfSession>(options);
+        } catch (const BpfError& e) {
+          chosen[c] = std::string("refused: ") + e.what();
+          continue;
+        }
+        chosen[c] = session->trampolines() ? "trampoline" : "tracepoint";
+        if (configs[c] == "trampoline" && !session->trampolines()) continue;  // refused here: nothing to measure
+      }
+      // the fastest of a few runs: what else the machine does can only add time
+      double b = -1, t = -1;
+      for (int i = 0; i < repeat; i++) {
+        double x = Churn(session.get(), trigger, iterations, false);
+        double y = Churn(session.get(), trigger, iterations, true);
+        if (x > 0 && (b < 0 || x < b)) b = x;
+        if (y > 0 && (t < 0 || y < t)) t = y;
+      }
+      if (b > 0) bystander[c].push_back(b);
+      if (t > 0) target[c].push_back(t);
+      printf("{\"event\":\"bench\",\"round\":%d,\"config\":%s,\"bystander_ns\":%.1f,\"target_ns\":%.1f}\n", r,
+             Json(configs[c]).c_str(), b, t);
+      fflush(stdout);
+      for (bpf_link* l : links) bpf_link__destroy(l);
+      if (floor) bpf_object__close(floor);
+      session.reset();
+    }
+  }
+  for (size_t c = 0; c < configs.size(); c++)
+    printf("{\"event\":\"bench-median\",\"config\":%s,\"rounds\":%zu,\"bystander_ns\":%.1f,\"target_ns\":%.1f%s}\n",
+           Json(configs[c]).c_str(), bystander[c].size(), Median(bystander[c]), Median(target[c]),
+           chosen[c].empty() ? "" : (",\"loaded\":" + Json(chosen[c])).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string objects = ".", trigger = "./trigger", mode = "lean";
-  bool compat = true;
+  bool compat = true, bench = false, stats = true;
+  int rounds = 7, repeat = 3;
+  long iterations = 30000;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--objects" && i + 1 < argc) objects = argv[++i];
+    else if (a == "--bench") bench = true;
+    else if (a == "--rounds" && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (a == "--iterations" && i + 1 < argc) iterations = atol(argv[++i]);
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, atoi(argv[++i]));
     else if (a == "--trigger" && i + 1 < argc) trigger = argv[++i];
     else if (a == "--mode" && i + 1 < argc) mode = argv[++i];
     else if (a == "--no-compat") compat = false;
+    else if (a == "--no-stats") stats = false;
     else {
-      fprintf(stderr, "usage: probe-check --objects DIR --trigger PATH --mode lean|exact [--no-compat]\n");
+      fprintf(stderr,
+              "usage: probe-check --objects DIR --trigger PATH --mode trampoline|lean|exact [--no-compat]\n"
+              "       probe-check --objects DIR --trigger PATH --bench [--rounds N] [--iterations N] [--repeat N]\n");
       return 2;
     }
   }
+  if (bench) return Bench(objects, trigger, rounds, iterations, repeat);
 
   wasmshark::CaptureLibbpfLog(false);
   SessionOptions options;
   options.object_path = objects + "/wasmshark.bpf.o";
   options.legacy_object_path = objects + "/wasmshark.legacy.bpf.o";
   options.syscalls = mode == "exact" ? SyscallHooks::kExact : SyscallHooks::kLean;
+  // trampoline: the default choice, made by the loader's feature probe; lean: the tracepoints, forced
+  options.backend = mode == "lean" ? Backend::kTracepoint : Backend::kAuto;
   options.count_syscalls = true;
   options.compat_hooks = compat;
-  options.verifier_stats = true;
+  options.verifier_stats = stats;
   options.ringbuf_bytes = 4u << 20;
 
   auto started = std::chrono::steady_clock::now();
@@ -194,14 +330,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  // without the verifier's statistics libbpf keeps a refused program's log: for whoever reads the VM's output
+  if (!stats)
+    for (const wasmshark::LogLine& line : wasmshark::TakeLibbpfLog())
+      if (line.level == 0) fprintf(stderr, "%s\n", line.text.c_str());
   const wasmshark::KernelFeatures& k = session->kernel();
   printf("{\"event\":\"session\",\"kernel\":%s,\"asked\":%s,\"loaded\":true,\"mode\":%s,\"object\":%s,"
-         "\"ia32\":%s,\"compat\":%s,\"load_ms\":%.0f,\"warnings\":%s,\"absent\":%s}\n",
+         "\"ia32\":%s,\"compat\":%s,\"load_ms\":%.0f,\"warnings\":%s,\"absent\":%s,\"backend\":%s,"
+         "\"backend_note\":%s,\"unhooked\":%s}\n",
          Json(k.release).c_str(), Json(mode).c_str(),
-         session->syscalls() == SyscallHooks::kExact ? "\"exact\"" : "\"lean\"",
+         session->syscalls() == SyscallHooks::kExact ? "\"exact\""
+         : session->trampolines()                     ? "\"trampoline\""
+                                                     : "\"lean\"",
          session->legacy() ? "\"legacy\"" : "\"full\"", k.ia32 ? "true" : "false",
          session->sees_compat() ? "true" : "false", load_ms, JsonList(session->warnings()).c_str(),
-         JsonList(session->absent()).c_str());
+         JsonList(session->absent()).c_str(),
+         session->syscalls() == SyscallHooks::kExact ? "\"raw-syscalls\""
+         : session->trampolines()                     ? "\"trampoline\""
+                                                     : "\"tracepoint\"",
+         Json(session->backend_note()).c_str(), JsonList(session->unhooked()).c_str());
   for (const wasmshark::ProgramInfo& p : session->Programs())
     printf("{\"event\":\"program\",\"name\":%s,\"link\":%u,\"stack\":%d,\"insns\":%d}\n", Json(p.name).c_str(),
            p.link_id, p.stack_bytes, p.insns_processed);
@@ -298,7 +445,42 @@ int main(int argc, char** argv) {
          bystander.size());
   uint64_t dropped = 0;
   for (uint64_t d : session->Drops()) dropped += d;
-  printf("{\"event\":\"end\",\"drops\":%llu}\n", static_cast<unsigned long long>(dropped));
-  session->Detach();
+  if (!session->trampolines()) {
+    printf("{\"event\":\"end\",\"drops\":%llu}\n", static_cast<unsigned long long>(dropped));
+    session->Detach();
+    return 0;
+  }
+  // Trampolines: the CLI's exit path, in a child standing for the CLI: it
+  // hands its links to a short-lived grandchild (BpfSession::HandOff) and
+  // exits. This process closes its own copies, then waits for the kernel to
+  // have released every link.
+  std::vector<uint32_t> link_ids;
+  for (const wasmshark::ProgramInfo& p : session->Programs())
+    if (p.link_id) link_ids.push_back(p.link_id);
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t cli = fork();
+  if (cli == 0) {
+    session->HandOff();
+    _exit(0);
+  }
+  int status;
+  if (cli > 0) waitpid(cli, &status, 0);
+  double handoff_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  session.reset();
+  size_t left = link_ids.size();
+  while (left > 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
+    left = 0;
+    for (uint32_t id : link_ids) {
+      int fd = bpf_link_get_fd_by_id(id);
+      if (fd >= 0) {
+        left++;
+        close(fd);
+      }
+    }
+    if (left) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  double released_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  printf("{\"event\":\"end\",\"drops\":%llu,\"links\":%zu,\"handoff_ms\":%.0f,\"released_ms\":%.0f,\"links_left\":%zu}\n",
+         static_cast<unsigned long long>(dropped), link_ids.size(), handoff_ms, released_ms, left);
   return 0;
 }
