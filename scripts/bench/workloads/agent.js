@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /*
- * One wasmshark monitoring job in a process of its own, for scripts/bench.js:
+ * One wasmshark monitoring job in a process of its own, for scripts/bench.js (scripts/bench/monitors.js):
  * the job's CPU time and peak RSS are then the monitor's alone, not the
  * bench's bookkeeping.
  *
- *   node bench/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
- *   node bench/agent.js probes PID [PID...] [--exact] [--latency] [--no-compat]
+ *   node scripts/bench/workloads/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
+ *   node scripts/bench/workloads/agent.js probes PID [PID...] [--exact] [--latency] [--no-compat]
  *                                                                      startProbes() + addTarget
  *
  * --exact: the exact syscall hooks (`syscalls: 'exact'`, the CLI's
@@ -21,7 +21,7 @@
 const path = require('path');
 
 const t0 = process.hrtime.bigint();
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const [mode, ...rest] = process.argv.slice(2);
 const pids = rest.filter((a) => /^\d+$/.test(a)).map(Number);
 const flags = new Set(rest.filter((a) => a.startsWith('--')));
