@@ -19,7 +19,7 @@
  *
  * This file is the runner: flags, setup, the sections in order, the results
  * written. Each section lives in scripts/bench/ (cost, startup, burst,
- * sustained, latency, idle, busy), the report writer in
+ * sustained, latency, idle, busy, watch), the report writer in
  * scripts/bench/report.js, the workloads the sections start in
  * scripts/bench/workloads/.
  */
@@ -40,6 +40,7 @@ const { sustained } = require('./bench/sustained');
 const { latency } = require('./bench/latency');
 const { idleCpu } = require('./bench/idle');
 const { busyRuntime } = require('./bench/busy');
+const { watchSection } = require('./bench/watch');
 const { goals, markdown } = require('./bench/report');
 
 async function main() {
@@ -86,6 +87,7 @@ async function main() {
     const lat = await run('latency', '5 latency', () => latency(tools));
     const idle = await run('idle', '6 idle CPU', () => idleCpu(tools));
     const busy = await run('busy', '7 a busy runtime', () => busyRuntime(tools, configs, dir));
+    const watching = await run('watch', '8 the watch', () => watchSection(tools, configs));
     const result = {
       when: new Date().toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
@@ -102,6 +104,7 @@ async function main() {
       latency: lat,
       idle,
       busy,
+      watch: watching,
     };
     result.goals = goals(result);
     const md = markdown(result) + `\nWhole run: ${result.durationS} s.\n`;

@@ -22,9 +22,12 @@ const FLAGS = {
   'busy-requests': [100000, 'busy runtime: at most this many HTTP requests per run'],
   'busy-conns': [4, 'busy runtime: keep-alive connections of the load loop (at most 64)'],
   'wasm-secs': [2, 'busy runtime: seconds of the Node WASM workload per run'],
+  'watch-runtimes': [20, 'watch: idle runtimes (node, bun, deno in turn) the watch follows'],
+  'watch-secs': [20, 'watch: seconds of the idle CPU window'],
+  'watch-rounds': [3, 'watch: idle CPU windows (the bystander part runs --rounds rounds)'],
   'quiet-wait': [120, 'seconds to wait in all (whole run) for other processes\' syscall hooks to go'],
 };
-const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy'];
+const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy', 'watch'];
 const BOOLEAN_FLAGS = {
   'no-bpftrace': 'skip bpftrace even when it is installed',
   'loop-getppid': 'measure 1+2 on a getppid() loop instead of trigger churn: hook costs show plainly (use with --explain)',
@@ -42,6 +45,7 @@ function parseFlags(argv) {
     Object.assign(opts, { rounds: 2, churn: 50000, getppid: 500000, 'startup-rounds': 2, 'attach-rounds': 3, 'burst-rounds': 1, burst: 20000 });
     Object.assign(opts, { 'rate-secs': 1, 'sustained-rounds': 1, 'latency-procs': 20, 'idle-secs': 2 });
     Object.assign(opts, { 'busy-rounds': 2, 'busy-secs': 1, 'wasm-secs': 1, 'quiet-wait': 10 });
+    Object.assign(opts, { 'watch-runtimes': 6, 'watch-secs': 3, 'watch-rounds': 1 });
   }
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '');

@@ -72,6 +72,19 @@ function goals(r) {
     goal('idle CPU ≤ 1%, --syscalls exact', id.exactCpuPercent <= 1, `${id.exactCpuPercent.toFixed(2)}% (monitor(pid, { syscalls: 'exact' }))`);
     goal('idle CPU ≤ 1%, /proc fallback', id.procCpuPercent <= 1, `${id.procCpuPercent.toFixed(2)}% (monitor(pid, { bpf: false }), default intervals)`);
   }
+  if (r.watch) {
+    const w = r.watch;
+    goal(`watch following ${w.runtimes} idle runtimes: CPU ≤ 1% of one CPU`, w.idle.allCpuPercent <= 1,
+      `${w.idle.allCpuPercent.toFixed(2)}% (every runtime on the host: ${w.idle.followedAll.atStart} followed), median of ${w.idle.rounds} windows of ${w.idle.seconds} s; ` +
+      `only their pids ${w.idle.onlyCpuPercent.toFixed(2)}%; monitor(pid) of one ${w.idle.singleCpuPercent.toFixed(2)}%`);
+    const row = (c) => w.bystander.results.find((x) => x.config === c);
+    const ws = row('watch');
+    const one = row('wasmshark');
+    if (ws?.cpuRatio && one?.cpuRatio) {
+      goal('watch: bystander overhead no more than the single-target monitor\'s', ws.cpuRatio.median <= one.cpuRatio.median * 1.01,
+        `churn loop's CPU time vs unmonitored: watch ×${f3(ws.cpuRatio.median)}, monitor() ×${f3(one.cpuRatio.median)}; watch / monitor() ×${f3(ws.cpuRatioToMonitor?.median)} (within 1% counts as met)`);
+    }
+  }
   return out;
 }
 
@@ -94,6 +107,7 @@ function markdown(r) {
   if (r.latency) latencyTable(r, L, table);
   if (r.idle) idleTable(r, L, table);
   if (r.busy) busyTables(r, L, table);
+  if (r.watch) watchTables(r, L, table);
   L.push('**Goals** (CPU time; medians of interleaved rounds; ratios against unmonitored in the same round)', '');
   table(['goal', 'met', 'measured'], r.goals.map((g) => [g.goal, g.met === null ? 'not judged' : g.met ? 'met' : '**not met**', g.measured]));
   return L.join('\n');
@@ -197,6 +211,27 @@ function busyTables(r, L, table) {
   table(['Node WASM workload under', 'iterations/s', 'vs unmonitored', 'CPU/iteration', 'vs unmonitored', 'monitor CPU, events seen'],
     n.rows.map((x) => [x.label, f0(x.perSec.median), ratio(x.perSec), `${f1(x.cpuUsPerIteration.median)} µs`, ratio(x.cpuUsPerIteration), cpu(x)]));
   for (const note of b.notes) L.push(note, '');
+}
+
+function watchTables(r, L, table) {
+  const w = r.watch;
+  const id = w.idle;
+  const mix = Object.entries(w.byRuntime).map(([k, v]) => `${v} ${k}`).join(', ');
+  L.push(`**8. The watch.** ${w.runtimes} idle runtimes (${mix}; each ran a tiny WASM module and sleeps on a 1 s timer, \`scripts/bench/workloads/idle-runtime.js\`). ` +
+    `Idle CPU: the three monitors below at once, each in its own process, ${id.seconds} s windows once ${id.settleMs / 1000} s past \`ready\`, median of ${id.rounds}; CPU time / wall time.`, '');
+  table(['monitor', 'runtimes followed', 'CPU', 'peak RSS'], [
+    ['`watch()` of every runtime on the host (`wasmshark watch --all-runtimes`)', `${id.followedAll.atStart} (at the end: ${id.followedAll.atEnd})`,
+      `${id.allCpuPercent.toFixed(2)}% (max ${id.allCpuPercentMax.toFixed(2)}%)`, `${f0(id.allRssMb)} MB`],
+    [`\`watch({ pids })\` of the ${w.runtimes} only`, f0(id.followedPids), `${id.onlyCpuPercent.toFixed(2)}%`, `${f0(id.onlyRssMb)} MB`],
+    ['`monitor(pid)` of one of them (default, lean)', '1', `${id.singleCpuPercent.toFixed(2)}%`, `${f0(id.singleRssMb)} MB`],
+  ]);
+  const b = w.bystander;
+  const x3 = (v) => (v ? `×${f3(v.median)} [${f3(v.iqr[0])}–${f3(v.iqr[1])}]` : '');
+  L.push(`Bystander: \`${b.loop}\` not followed while each runs, medians of ${b.roundsUsed} rounds of ${b.rounds} (${b.cleanRounds} clean: no one else's syscall hooks attached), interleaved; ` +
+    `ratios are medians of per-round ratios (IQR in brackets). monitor() follows an idle \`sleep\`; the watch follows the idle runtimes. ` +
+    `Samples redone for someone else's syscall hooks: ${b.discardedForForeignHooks}.`, '');
+  table(['configuration', 'wall ns/iter', 'vs unmonitored', 'CPU ns/iter', 'vs unmonitored', 'vs its floor', 'vs monitor()'],
+    b.results.map((x) => [x.label, f0(x.nsPerIteration), x3(x.ratio), f0(x.cpuNsPerIteration), x3(x.cpuRatio), x3(x.cpuRatioToFloor), x3(x.cpuRatioToMonitor)]));
 }
 
 module.exports = { goals, markdown };
