@@ -75,6 +75,7 @@ async function idleWindow(runtimes) {
     try {
       const ready = agents.map((a) => a.json('ready'));
       for (const [i, info] of ready.entries()) {
+        // (a profiler's SIGPROF during the load makes the verifier give up: that is one way to get here)
         if (info.bpf === false) throw new Error(`agent ${i} ran without eBPF: ${info.bpfError}`);
       }
       await sleep(WATCH_SETTLE_MS);
