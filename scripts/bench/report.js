@@ -218,7 +218,8 @@ function watchTables(r, L, table) {
   const id = w.idle;
   const mix = Object.entries(w.byRuntime).map(([k, v]) => `${v} ${k}`).join(', ');
   L.push(`**8. The watch.** ${w.runtimes} idle runtimes (${mix}; each ran a tiny WASM module and sleeps on a 1 s timer, \`scripts/bench/workloads/idle-runtime.js\`). ` +
-    `Idle CPU: the three monitors below at once, each in its own process, ${id.seconds} s windows once ${id.settleMs / 1000} s past \`ready\`, median of ${id.rounds}; CPU time / wall time.`, '');
+    `Idle CPU: each monitor in its own process, ${id.seconds} s windows once ${id.settleMs / 1000} s past \`ready\`, median of ${id.rounds}; CPU time / wall time. ` +
+    `The watch of every runtime has its window alone (it would follow the other monitors, Node processes themselves); the other two share theirs.`, '');
   table(['monitor', 'runtimes followed', 'CPU', 'peak RSS'], [
     ['`watch()` of every runtime on the host (`wasmshark watch --all-runtimes`)', `${id.followedAll.atStart} (at the end: ${id.followedAll.atEnd})`,
       `${id.allCpuPercent.toFixed(2)}% (max ${id.allCpuPercentMax.toFixed(2)}%)`, `${f0(id.allRssMb)} MB`],

@@ -4,9 +4,10 @@
  * turn, each having run a tiny WASM module and now sleeping on a timer).
  *
  *   (a) idle CPU: a watch of every runtime on the host (as `wasmshark watch
- *       --all-runtimes` runs), a watch of only the idle runtimes' pids, and
- *       the single-target default monitor(pid) of one of them, all at once
- *       over the same window: the process's CPU time over wall time.
+ *       --all-runtimes` runs) in a window of its own, then a watch of only
+ *       the idle runtimes' pids and the single-target default monitor(pid)
+ *       of one of them together (the order alternating from round to
+ *       round): each process's CPU time over wall time.
  *   (b) bystander cost: the cost section's churn loop, not followed, while
  *       nothing, the lean floor, monitor(pid) of an idle process, or the
  *       watch runs; interleaved rounds, ratios to unmonitored in the same round.
@@ -62,39 +63,48 @@ async function cpuWindow(pids, ms) {
   return pids.map((p, i) => ((procUsage(p).cpuMs - before[i]) / wall) * 100);
 }
 
+/**
+ * Agents started together, checked to have eBPF, measured over one window
+ * once settled, then stopped: their CPU (% of one CPU), ready and result lines.
+ */
+async function measureTogether(argsList) {
+  const agents = await Promise.all(argsList.map(([args, syscalls]) => startAgent(args, syscalls)));
+  let cpu;
+  try {
+    for (const a of agents) {
+      const info = a.json('ready');
+      // (a profiler's SIGPROF during the load makes the verifier give up: that is one way to get here)
+      if (info.bpf === false) throw new Error(`an agent ran without eBPF: ${info.bpfError}`);
+    }
+    await sleep(WATCH_SETTLE_MS);
+    cpu = await cpuWindow(agents.map((a) => a.pid), OPT['watch-secs'] * 1000);
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+  }
+  return agents.map((a, i) => ({ cpu: cpu[i], ready: a.json('ready'), result: a.json('result') }));
+}
+
 async function idleWindow(runtimes) {
   const rounds = [];
+  const pids = runtimes.procs.map((p) => String(p.pid));
   for (let r = 0; r < OPT['watch-rounds']; r++) {
     await waitQuiet();
-    const pids = runtimes.procs.map((p) => String(p.pid));
-    const agents = await Promise.all([
-      startAgent(['watch'], null),
-      startAgent(['watch', ...pids], null),
-      startAgent(['monitor', pids[0]], 'lean'),
-    ]);
-    try {
-      const ready = agents.map((a) => a.json('ready'));
-      for (const [i, info] of ready.entries()) {
-        // (a profiler's SIGPROF during the load makes the verifier give up: that is one way to get here)
-        if (info.bpf === false) throw new Error(`agent ${i} ran without eBPF: ${info.bpfError}`);
-      }
-      await sleep(WATCH_SETTLE_MS);
-      const [all, only, single] = await cpuWindow(agents.map((a) => a.pid), OPT['watch-secs'] * 1000);
-      rounds.push({ all, only, single, followedAtStart: ready[0].followed, pidsFollowedAtStart: ready[1].followed, readyMs: ready[0].readyMs });
-    } finally {
-      await Promise.all(agents.map((a) => a.stop()));
-    }
-    const [all, only, single] = agents.map((a) => a.json('result'));
-    Object.assign(rounds[rounds.length - 1], {
-      followedAtEnd: all.followed,
-      byRuntimeAtEnd: all.byRuntime,
-      pidsFollowedAtEnd: only.followed,
-      allRssMb: all.maxRssMb,
-      onlyRssMb: only.maxRssMb,
-      singleRssMb: single.maxRssMb,
-      allEvents: all.eventsTotal,
-      allDrops: all.drops.total,
-    });
+    // The watch of every runtime has a window of its own: the other agents are Node processes, which it would follow.
+    const parts = [
+      async () => {
+        const [all] = await measureTogether([[['watch'], null]]);
+        return { all: all.cpu, followedAtStart: all.ready.followed, readyMs: all.ready.readyMs, followedAtEnd: all.result.followed,
+          byRuntimeAtEnd: all.result.byRuntime, allRssMb: all.result.maxRssMb, allEvents: all.result.eventsTotal, allDrops: all.result.drops.total };
+      },
+      async () => {
+        const [only, single] = await measureTogether([[['watch', ...pids], null], [['monitor', pids[0]], 'lean']]);
+        return { only: only.cpu, single: single.cpu, pidsFollowedAtStart: only.ready.followed, pidsFollowedAtEnd: only.result.followed,
+          onlyRssMb: only.result.maxRssMb, singleRssMb: single.result.maxRssMb };
+      },
+    ];
+    const round = {};
+    for (let i = 0; i < parts.length; i++) Object.assign(round, await parts[(i + r) % parts.length]());
+    rounds.push(round);
     process.stderr.write(`  watch idle round ${r + 1}/${OPT['watch-rounds']}\n`);
   }
   const m = (k) => median(rounds.map((x) => x[k]));
