@@ -5,7 +5,7 @@
 'use strict';
 
 const FLAGS = {
-  rounds: [7, 'churn rounds: every configuration once per round, as target and as bystander'],
+  rounds: [7, 'churn rounds: every configuration once per round, as target and as bystander (the watch section: as bystander)'],
   churn: [200000, 'mmap+munmap iterations per churn run'],
   getppid: [2000000, 'getppid() calls per run, with --loop-getppid'],
   'startup-rounds': [10, 'rounds of the start-up measures (CLI, monitor(), bpftrace)'],
