@@ -273,12 +273,48 @@ async function main() {
  * It fails (exit 1) if, from the end of the warm-up (a quarter of the run, at
  * most 60 s) to the end:
  *   - the heap after a full GC is not flat: it grew more than --heap-mb
- *     (default 1) MB;
+ *     (default 1) MB, or (runs of 5 minutes or more) its slope over the last
+ *     half of the samples is still climbing (see heapTrend);
  *   - RSS grew more than --rss-mb MB, or the open fds are not the same number;
  * or if any runtime the loop started has no report (or a wrong verdict: CLEAN
  * for the WASM-only ones, SUSPICIOUS or worse for those that start a shell),
  * or the watch still holds a runtime or process at the end.
  */
+/** Least-squares slope of heap after GC against time, in MB per minute. */
+function slopeMbPerMin(points) {
+  if (points.length < 2) return null;
+  const n = points.length;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const mh = points.reduce((a, p) => a + p.heapMb, 0) / n;
+  const cov = points.reduce((a, p) => a + (p.t - mt) * (p.heapMb - mh), 0);
+  const varT = points.reduce((a, p) => a + (p.t - mt) ** 2, 0);
+  return varT > 0 ? (cov / varT) * 60 : null;
+}
+
+/*
+ * Whether the heap after GC is flat from the warm-up on: the slope of its
+ * first half against that of its last. A leak keeps climbing in the last half;
+ * V8 still settling shows in the first half only. Flat: the last half's slope
+ * is under 0.02 MB/min (36 MB a day), or no steeper than the first half's
+ * while that one is itself within 0.05 MB/min.
+ */
+function heapTrend(points) {
+  if (points.length < 4) return null;
+  const half = Math.floor(points.length / 2);
+  const first = slopeMbPerMin(points.slice(0, half + 1));
+  const last = slopeMbPerMin(points.slice(half));
+  const flat = last <= 0.02 || (last <= first && first <= 0.05);
+  const r3 = (x) => Math.round(x * 1000) / 1000;
+  return {
+    startMb: points[0].heapMb,
+    middleMb: points[half].heapMb,
+    endMb: points[points.length - 1].heapMb,
+    firstHalfMbPerMin: r3(first),
+    lastHalfMbPerMin: r3(last),
+    flat,
+  };
+}
+
 async function watchSoak(opts) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmshark-soak-watch-'));
   const reportsDir = path.join(dir, 'reports');
@@ -377,6 +413,7 @@ async function watchSoak(opts) {
 
   const after = samples.filter((s) => s.label !== 'warm' && s.t >= baseline.t);
   const judgedAfter = end.runtimes - baseline.runtimes;
+  const trend = heapTrend(samples.filter((s) => s.t >= baseline.t));
   const result = {
     mode: 'watch',
     seconds: opts.seconds,
@@ -385,6 +422,7 @@ async function watchSoak(opts) {
     samples,
     heapGrowthMb: Math.round((end.heapMb - baseline.heapMb) * 100) / 100,
     heapPeakAfterWarmupMb: Math.max(...after.map((s) => s.heapMb)),
+    heapTrend: trend,
     bytesPerRuntime: judgedAfter > 0 ? Math.round(((end.heapMb - baseline.heapMb) * MB) / judgedAfter) : null,
     rssGrowthMb: Math.round((end.rssMb - baseline.rssMb) * 10) / 10,
     // the same descriptors, not only as many: a leak that closes another fd still shows
@@ -396,6 +434,8 @@ async function watchSoak(opts) {
     errors,
   };
   const failures = [];
+  // a short run's halves are a minute or two of V8 still compiling: the trend is judged on runs of 5 minutes or more
+  if (trend && !trend.flat && opts.seconds >= 300) failures.push(`heap after GC still climbing in the last half: ${trend.lastHalfMbPerMin} MB/min (first half ${trend.firstHalfMbPerMin})`);
   if (result.heapGrowthMb > opts.heapMb) failures.push(`heap after GC grew ${result.heapGrowthMb} MB after warm-up (flat means at most ${opts.heapMb} MB)`);
   if (result.rssGrowthMb > opts.rssMb) failures.push(`RSS grew ${result.rssGrowthMb} MB after warm-up (tolerance ${opts.rssMb} MB)`);
   if (result.fdGrowth !== 0) {
@@ -416,6 +456,11 @@ async function watchSoak(opts) {
   } else {
     process.stdout.write(`\nruntimes started: ${cleanRuns} WASM-only, ${shellRuns} starting a shell; reports ${reports.clean} + ${reports.shell} (+${reports.other} other Bun on the host), ${reports.files} files written\n`);
     process.stdout.write(`after warm-up (${judgedAfter} runtimes judged): heap ${result.heapGrowthMb >= 0 ? '+' : ''}${result.heapGrowthMb} MB (flat: at most ${opts.heapMb} MB; ${result.bytesPerRuntime} bytes per runtime), peak ${result.heapPeakAfterWarmupMb} MB; RSS ${result.rssGrowthMb >= 0 ? '+' : ''}${result.rssGrowthMb} MB; fds ${result.fdGrowth >= 0 ? '+' : ''}${result.fdGrowth}\n`);
+    if (trend) {
+      const slope = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(3)} MB/min`;
+      process.stdout.write(`heap after GC at warm-up / middle / end: ${trend.startMb} / ${trend.middleMb} / ${trend.endMb} MB; ` +
+        `slope first half ${slope(trend.firstHalfMbPerMin)}, last half ${slope(trend.lastHalfMbPerMin)}: ${trend.flat ? 'flat' : 'NOT flat'}\n`);
+    }
     process.stdout.write(`kernel drops ${stats.drops ? stats.drops.total : 0}; limits reached: ${JSON.stringify(stats.capped)}\n`);
     process.stdout.write(failures.length ? `FAIL\n${failures.map((f) => `  ${f}`).join('\n')}\n` : 'PASS\n');
   }

@@ -8,11 +8,11 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type { Alert } from '../src/alerts';
 import { alertLine, eventLine, lineJson, verdictLine, type LineTarget } from '../src/output/lines';
+import { freePort } from '../src/net/port';
 import { MAX_MESSAGE, syslogMessage } from '../src/output/syslog';
 import type { Report } from '../src/report';
 import { identifyRuntime } from '../src/runtime/identify';
@@ -60,16 +60,6 @@ function httpGet(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let tmp: string;
 const cleanup: Array<() => void> = [];

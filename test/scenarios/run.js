@@ -16,19 +16,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const ws = require(path.join(ROOT, 'dist', 'index.js'));
 const { Assessment } = require(path.join(ROOT, 'dist', 'assessment.js'));
 const { RuleSet } = require(path.join(ROOT, 'dist', 'rules', 'index.js'));
+const { freePort } = require(path.join(ROOT, 'dist', 'net', 'port.js'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A fake Stratum pool on the first free mining port: answers one subscribe and hangs up. */
 async function stratumPool() {

@@ -7,12 +7,12 @@
  *   iterations N ms WALL cpu_ms CPU
  * and exits when stdin closes (the monitor's figures are read meanwhile).
  *
- *   node bench/wasm-work.js MS
+ *   node scripts/bench/workloads/wasm-work.js MS
  */
 'use strict';
 const path = require('path');
 
-const bytes = require(path.join(__dirname, '..', 'test', 'scenarios', 'workloads', 'wasm-module.js'));
+const bytes = require(path.join(__dirname, '..', '..', '..', 'test', 'scenarios', 'workloads', 'wasm-module.js'));
 const ms = Number(process.argv[2]);
 if (!(ms > 0)) {
   process.stderr.write('usage: wasm-work.js MS\n');

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /*
- * One wasmshark monitoring job in a process of its own, for scripts/bench.js:
+ * One wasmshark monitoring job in a process of its own, for scripts/bench.js (scripts/bench/monitors.js):
  * the job's CPU time and peak RSS are then the monitor's alone, not the
  * bench's bookkeeping.
  *
- *   node bench/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
- *   node bench/agent.js probes PID [PID...] [--exact] [--latency] [--no-compat]
+ *   node scripts/bench/workloads/agent.js monitor PID [--no-bpf] [--exact] [--latency]   library monitor(PID)
+ *   node scripts/bench/workloads/agent.js probes PID [PID...] [--exact] [--latency] [--no-compat]
  *                                                                      startProbes() + addTarget
+ *   node scripts/bench/workloads/agent.js watch [PID...] [--exact]      library watch(): every runtime
+ *                                                                      on the host, or only these PIDs
  *
  * --exact: the exact syscall hooks (`syscalls: 'exact'`, the CLI's
  * `--syscalls exact`) instead of the default lean ones.
@@ -21,7 +23,7 @@
 const path = require('path');
 
 const t0 = process.hrtime.bigint();
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const [mode, ...rest] = process.argv.slice(2);
 const pids = rest.filter((a) => /^\d+$/.test(a)).map(Number);
 const flags = new Set(rest.filter((a) => a.startsWith('--')));
@@ -176,9 +178,34 @@ function runProbes() {
   onStdinEnd(() => void stop());
 }
 
-if (pids.length === 0 || (mode !== 'monitor' && mode !== 'probes')) {
-  process.stderr.write('usage: agent.js monitor PID [--no-bpf] [--exact] [--latency] | probes PID [PID...] [--exact] [--latency]\n');
+/*
+ * The watch, as `wasmshark watch` runs it: with no PIDs every runtime on the
+ * host (found by a scan at start and from exec events after), with PIDs only
+ * those. Reports are made (a runtime that exits gets one) but not written.
+ */
+function runWatch() {
+  const { watch } = require(path.join(ROOT, 'dist', 'index.js'));
+  const called = process.hrtime.bigint();
+  const w = watch(pids.length ? { pids, syscalls: SYSCALLS } : { runtimes: 'all', syscalls: SYSCALLS });
+  const followed = () => Object.values(w.stats().runtimes.followed).reduce((a, b) => a + b, 0);
+  w.once('ready', (info) => {
+    const readyMs = Number(process.hrtime.bigint() - called) / 1e6;
+    cpu0 = process.cpuUsage();
+    wall0 = process.hrtime.bigint();
+    print('ready', { readyMs, bpf: info.bpf, bpfError: info.bpfError, syscalls: SYSCALLS, execSource: info.execSource, followed: info.runtimes.length });
+  });
+  w.on('warning', (m) => process.stderr.write(`agent: warning: ${m}\n`));
+  w.on('error', (e) => process.stderr.write(`agent: error: ${e.message}\n`));
+  onStdinEnd(() => {
+    const atEnd = { followed: followed(), byRuntime: w.stats().runtimes.followed };
+    void w.stop().then((stats) => finish({ ...atEnd, eventsTotal: stats.events.total, unattributed: stats.events.unattributed, drops: stats.drops ?? { total: 0 } }));
+  });
+}
+
+if ((pids.length === 0 && mode !== 'watch') || !['monitor', 'probes', 'watch'].includes(mode)) {
+  process.stderr.write('usage: agent.js monitor PID [--no-bpf] [--exact] [--latency] | probes PID [PID...] [--exact] [--latency] | watch [PID...] [--exact]\n');
   process.exit(2);
 }
 if (mode === 'monitor') runMonitor();
-else runProbes();
+else if (mode === 'probes') runProbes();
+else runWatch();
