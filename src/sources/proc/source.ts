@@ -62,9 +62,14 @@ export interface ProcSourceEvents {
 }
 
 const DEFAULTS = { intervalMs: 500, followChildren: true, sampleSyscalls: false, sampleIntervalMs: 50, kernelFollows: false };
-/** Where the periods grow to while the kernel follows the tree and nothing changes. */
+/**
+ * Where the periods grow to while the kernel follows the tree and nothing
+ * changes: at least these, and at least IDLE_FACTOR times the busy period
+ * (the watch's 2 s passes slow to 8 s).
+ */
 const IDLE_SCAN_MS = 2000;
 const IDLE_SAMPLE_MS = 1600;
+const IDLE_FACTOR = 4;
 
 /* Caps on one pass, so a hostile target cannot make it unbounded. */
 const MAX_PROCESSES = 4096;
@@ -197,9 +202,11 @@ export class ProcSource extends EventEmitter<ProcSourceEvents> {
     if (this.exited) return;
     const slows = this.options.slowWhenIdle;
     const { intervalMs, sampleIntervalMs } = this.options;
-    this.scanTask = this.clock.every(intervalMs, () => this.pass(), { idleMs: slows ? Math.max(intervalMs, IDLE_SCAN_MS) : intervalMs });
+    this.scanTask = this.clock.every(intervalMs, () => this.pass(), { idleMs: slows ? Math.max(intervalMs * IDLE_FACTOR, IDLE_SCAN_MS) : intervalMs });
     if (this.options.sampleSyscalls) {
-      this.sampleTask = this.clock.every(sampleIntervalMs, () => this.sample(), { idleMs: slows ? Math.max(sampleIntervalMs, IDLE_SAMPLE_MS) : sampleIntervalMs });
+      this.sampleTask = this.clock.every(sampleIntervalMs, () => this.sample(), {
+        idleMs: slows ? Math.max(sampleIntervalMs * IDLE_FACTOR, IDLE_SAMPLE_MS) : sampleIntervalMs,
+      });
       this.sample();
     }
   }
