@@ -56,6 +56,8 @@ static_assert(sizeof(ev_path) == 72 + sizeof(ev_file) + 2 * WS_PATH_LEN && offse
                   offsetof(ev_path, name) == 72 + sizeof(ev_file),
               "ev_path layout changed: update layout.ts");
 static_assert(offsetof(ev_connect, flags) == 66, "ev_connect layout changed: update layout.ts");
+static_assert(sizeof(ev_stack) == 64 + 8 * WS_STACK_DEPTH && offsetof(ev_stack, frames) == 64,
+              "ev_stack layout changed: update layout.ts");
 static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {

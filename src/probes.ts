@@ -13,6 +13,7 @@ import type { KernelEvent, KernelEventKind } from './events';
 import { BPF_LEGACY_OBJECT_PATH, BPF_OBJECT_PATH, loadAddon, type NativeHooks, type NativeProgram, type NativeSession } from './native';
 import { readStat } from './proc/stat';
 import { decodeBatch } from './sources/bpf/decode';
+import { StackJoiner } from './sources/bpf/stacks';
 import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
 
 export type SyscallHooks = 'lean' | 'exact';
@@ -98,9 +99,12 @@ const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
   [EV.PATH, 'path'],
   [EV.SYSCALL, 'syscall'],
   [EV.OPEN, 'open'],
+  [EV.STACK, 'stack'],
 ];
 
 const DEFAULT_RINGBUF = 8 << 20;
+/** How long an event at the end of a batch waits for its stack record in the next one. */
+const STACK_WAIT_MS = 20;
 
 function checkOptions(options: ProbeOptions): Required<Pick<ProbeOptions, 'ringBufferBytes'>> {
   const size = options.ringBufferBytes ?? DEFAULT_RINGBUF;
@@ -127,6 +131,8 @@ export class Probes extends EventEmitter<ProbeEvents> {
   readonly hooks: Readonly<NativeHooks>;
 
   private readonly session: NativeSession;
+  private readonly stacks = new StackJoiner();
+  private stackTimer: NodeJS.Timeout | null = null;
   private stopped: Promise<void> | null = null;
   private markDrained!: () => void;
   /**
@@ -167,17 +173,38 @@ export class Probes extends EventEmitter<ProbeEvents> {
     this.session.start(
       (batch) => this.onBatch(batch),
       (err) => this.emit('error', toProbeError(err)),
-      () => this.markDrained(),
+      () => {
+        this.flushStacks();
+        this.markDrained();
+      },
     );
   }
 
   private onBatch(batch: Buffer): void {
     const { events, malformed } = decodeBatch(batch);
     this.malformed += malformed;
+    this.deliver(this.stacks.push(events));
+    // an event whose stack may be in the next batch waits for it a moment at most
+    if (this.stacks.holding && !this.stackTimer) {
+      this.stackTimer = setTimeout(() => {
+        this.stackTimer = null;
+        this.deliver(this.stacks.flush());
+      }, STACK_WAIT_MS);
+      this.stackTimer.unref();
+    }
+  }
+
+  private deliver(events: KernelEvent[]): void {
     this.delivered += events.length;
     if (events.length === 0) return;
     if (this.listenerCount('batch') > 0) this.emit('batch', events);
     if (this.listenerCount('event') > 0) for (const e of events) this.emit('event', e);
+  }
+
+  private flushStacks(): void {
+    if (this.stackTimer) clearTimeout(this.stackTimer);
+    this.stackTimer = null;
+    this.deliver(this.stacks.flush());
   }
 
   private live(): NativeSession {
@@ -233,7 +260,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
   /** Counted losses since the probes started; final once stop() has resolved. */
   drops(): DropCounts {
     const raw = this.session.drops();
-    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0 };
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0, stack: 0 };
     for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
     const stash = raw[DROP_STASH] ?? 0;
     const userspace = raw[EV_TYPE_MAX] ?? 0;
@@ -269,7 +296,10 @@ export class Probes extends EventEmitter<ProbeEvents> {
    * of the links stay open until it exits.
    */
   stop(options: { handOff?: boolean } = {}): Promise<void> {
-    if (!this.stopped) this.stopped = this.session.stop(options.handOff === true).finally(() => this.markDrained());
+    if (!this.stopped) this.stopped = this.session.stop(options.handOff === true).finally(() => {
+        this.flushStacks();
+        this.markDrained();
+      });
     return this.stopped;
   }
 

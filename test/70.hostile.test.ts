@@ -95,6 +95,7 @@ const RECORD_KINDS: Array<[type: number, size: number, kind: KernelEvent['kind']
   [L.EV.SYSCALL, L.SYSCALL.size, 'syscall'],
   [L.EV.OPEN, L.OPEN.size, 'open'],
   [L.EV.PATH, L.PATH.size, 'path'],
+  [L.EV.STACK, L.STACK.size, 'stack'],
   // memory events on a file's memory carry the file: a second size for the same types
   [L.EV.MMAP, L.MEM_FILE.size, 'mmap'],
   [L.EV.MPROTECT, L.MEM_FILE.size, 'mprotect'],

@@ -168,6 +168,8 @@ function describeEvent(e: RuntimeEvent): string {
       return `open ${e.file.path} fd=${e.fd}${e.write ? ' for writing' : ''}${e.uring ? ' (io_uring)' : ''}`;
     case 'path':
       return `${e.op} ${e.path || e.name}${e.source ? ` from ${e.source}` : ''}${e.uring ? ' (io_uring)' : ''}`;
+    case 'stack':
+      return `user stack of ${e.eventKind}: ${e.frames.length} frames`;
     case 'env':
       return `environment ${e.names.length} names`;
     case 'file':

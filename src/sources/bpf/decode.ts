@@ -23,6 +23,7 @@ import type {
   SyscallEvent,
   SocketFamily,
   SocketType,
+  StackEvent,
 } from '../../events';
 import {
   ANON_SYSCALL,
@@ -62,6 +63,8 @@ import {
   SUN_PATH_LEN,
   SYSCALL,
   SYSCALL_COMPAT,
+  STACK,
+  STACK_DEPTH,
   VIA_URING,
 } from './layout';
 import { posix } from 'path';
@@ -81,6 +84,14 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.SYSCALL]: SYSCALL.size,
   [EV.OPEN]: OPEN.size,
   [EV.PATH]: PATH.size,
+  [EV.STACK]: STACK.size,
+};
+
+/** The kind of event a stack record names, by its type. */
+const KIND_OF_TYPE: Record<number, StackEvent['eventKind']> = {
+  [EV.MMAP]: 'mmap', [EV.MPROTECT]: 'mprotect', [EV.PKEY_MPROTECT]: 'mprotect', [EV.EXEC]: 'exec',
+  [EV.CONNECT]: 'connect', [EV.MEMFD]: 'memfd', [EV.FORK]: 'fork', [EV.EXIT]: 'exit',
+  [EV.ANON_SYSCALL]: 'anon-syscall', [EV.SYSCALL]: 'syscall', [EV.OPEN]: 'open', [EV.PATH]: 'path',
 };
 
 const PATH_SYSCALLS: Record<number, [PathSyscall, PathEvent['op']]> = {
@@ -394,6 +405,20 @@ function decodePath(buf: Buffer, view: DataView, at: number): PathEvent {
   };
 }
 
+function decodeStack(buf: Buffer, view: DataView, at: number): StackEvent {
+  const nr = Math.min(view.getUint16(at + STACK.nr, true), STACK_DEPTH);
+  const frames = new Array<number>(nr);
+  for (let i = 0; i < nr; i++) frames[i] = u64(view, at + STACK.frames + i * 8);
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'stack',
+    eventKind: KIND_OF_TYPE[view.getUint16(at + STACK.eventType, true)] ?? 'other',
+    frames,
+    error: view.getInt32(at + STACK.err, true),
+  };
+}
+
 /** Decodes one record that starts at `at` and is `size` bytes long. */
 export function decodeRecord(buf: Buffer, view: DataView, at: number, size: number): KernelEvent | null {
   if (size < HDR.size) return null;
@@ -426,6 +451,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeOpen(buf, view, at);
     case EV.PATH:
       return decodePath(buf, view, at);
+    case EV.STACK:
+      return decodeStack(buf, view, at);
     default:
       return null;
   }
