@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Alert, Category, Level } from './alerts';
 import type { Coverage } from './coverage';
+import type { Origin, PerfMapStatus } from './symbols/origin';
 import { probeWritable, writeFileAtomic, type FileOwner } from './files';
 import type { ScoreBreakdown, Verdict } from './score';
 
@@ -27,6 +28,22 @@ export interface ReportAlert {
   first_seen: string;
   last_seen: string;
   pid: number;
+  /**
+   * Where in the process it came from (eBPF only, alert-worthy events): the
+   * user stack the kernel walked, named frame by frame, and a summary of the
+   * innermost WASM function, the import it called through and the host
+   * function. `note` says why no WASM function is named, when none is.
+   */
+  origin?: Origin;
+}
+
+/** How the report's origins were named: the JIT maps read, and why WASM functions may go unnamed. */
+export interface ReportSymbols {
+  enabled: boolean;
+  /** JIT symbol maps looked at (/tmp/perf-PID.map): found, entries read, lines rejected, a limit hit. */
+  perf_maps: PerfMapStatus[];
+  /** Why alerts' WASM functions cannot be named (no map, a runtime that writes none), or null. */
+  note: string | null;
 }
 
 export interface ReportChild {
@@ -99,6 +116,7 @@ export interface Report {
   coverage: Coverage;
   /** What was not kept because a limit was reached (children, connections, alerts, memfd/socket handles). */
   capped: { children: number; connections: number; alerts: number; handles: number };
+  symbols: ReportSymbols;
 }
 
 /** Longest string kept in the report; longer ones are cut with a marker. */
@@ -125,6 +143,20 @@ export function reportAlert(a: Alert): ReportAlert {
     first_seen: new Date(a.firstSeen).toISOString(),
     last_seen: new Date(a.lastSeen).toISOString(),
     pid: a.pid,
+    ...(a.origin ? { origin: reportOrigin(a.origin) } : {}),
+  };
+}
+
+/** An origin with the target's strings (JIT map names, file paths) cut to the report's limit. */
+export function reportOrigin(o: Origin): Origin {
+  const cut = (s: string | null) => (s === null ? null : truncate(s, 1024));
+  return {
+    wasm: o.wasm && { ...o.wasm, function: truncate(o.wasm.function, 1024) },
+    import: o.import && { ...o.import, name: truncate(o.import.name, 1024), module: cut(o.import.module) },
+    host: o.host && { ...o.host, function: truncate(o.host.function, 1024), file: cut(o.host.file) },
+    summary: truncate(o.summary),
+    note: o.note,
+    frames: o.frames.map((f) => ({ ...f, object: cut(f.object), symbol: cut(f.symbol) })),
   };
 }
 

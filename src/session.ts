@@ -26,6 +26,12 @@ export interface SessionOptions {
    * the probes' links stay open until it exits.
    */
   exitAfter?: boolean;
+  /**
+   * Name the code behind each alert: the WASM function, the import it called
+   * through, the host function (default true). In launch mode it also turns
+   * on the runtime's JIT symbol map (node, deno, wasmtime); false: neither.
+   */
+  symbols?: boolean;
 }
 
 export interface NormalizedSession {
@@ -34,6 +40,7 @@ export interface NormalizedSession {
   pollIntervalMs: number;
   ringBufferBytes: number | undefined;
   exitAfter: boolean;
+  symbols: boolean;
 }
 
 export function normalizeSession(options: SessionOptions, defaultPollMs: number): NormalizedSession {
@@ -42,7 +49,8 @@ export function normalizeSession(options: SessionOptions, defaultPollMs: number)
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10) {
     throw new RangeError(`pollIntervalMs must be an integer >= 10, got ${String(pollIntervalMs)}`);
   }
-  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true };
+  if (options.symbols !== undefined && typeof options.symbols !== 'boolean') throw new TypeError(`symbols must be a boolean, got ${String(options.symbols)}`);
+  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true, symbols: options.symbols !== false };
 }
 
 export function checkTimeout(timeout: unknown): number {

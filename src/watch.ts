@@ -374,6 +374,7 @@ export class Watch extends EventEmitter<WatchEvents> {
         limits: this.options.limits,
         onAlert: (a) => this.onAlert(a, info),
         kernelLive: () => this.probes !== null && !this.probes.isStopped,
+        symbols: this.options.symbols,
       },
     );
     const f: Followed = {

@@ -14,7 +14,8 @@ import * as os from 'os';
 import type { Alert, Level } from '../alerts';
 import type { RuntimeEvent } from '../events';
 import { argvText, hex } from '../rules/format';
-import { safeJson, truncate, type Report } from '../report';
+import { reportOrigin, safeJson, truncate, type Report } from '../report';
+import type { Origin } from '../symbols/origin';
 import type { RuntimeInfo } from '../runtime/identify';
 
 export const LINE_SCHEMA_VERSION = 1;
@@ -51,6 +52,8 @@ export interface AlertLine extends LineBase {
   category: string;
   title: string;
   evidence: string;
+  /** Where in the process it came from: the same object as the report's alerts[].origin. */
+  origin?: Origin;
 }
 
 export interface EventLine extends LineBase {
@@ -126,6 +129,7 @@ export function alertLine(a: Alert, t: LineTarget): AlertLine {
     category: a.category,
     title: text(a.title),
     evidence: text(a.evidence),
+    ...(a.origin ? { origin: reportOrigin(a.origin) } : {}),
   };
 }
 
