@@ -58,7 +58,7 @@ const LIBC = /\/(?:libc|libpthread|ld-linux[^/]*)(?:[-.][^/]*)?\.so(?:\.\d+)*$/;
 
 /** How to make a runtime write its JIT map, by runtime name. */
 export const MAP_HINTS: Record<string, string> = {
-  node: 'start node with --perf-basic-prof (and --interpreted-frames-native-stack for JavaScript host functions) to name WASM functions',
+  node: 'start node with --perf-basic-prof to name WASM functions (and --interpreted-frames-native-stack to name JavaScript host functions)',
   deno: 'start deno with --v8-flags=--perf-basic-prof,--interpreted-frames-native-stack to name WASM functions',
   bun: 'Bun writes no perf map: WASM functions cannot be named',
   wasmtime: 'run wasmtime with --profile=perfmap to name WASM functions',
