@@ -20,6 +20,8 @@
 #define WS_STACK_WORDS 16   /* user stack words captured with memory events (call-site attribution) */
 #define WS_CODE_CACHE 4     /* file-backed code ranges remembered per target (syscall-site check) */
 #define WS_STACK_DEPTH 32   /* user frames walked (frame pointers) for an EV_STACK record */
+#define WS_STACK_SCAN_WORDS 1024 /* user stack words copied when the walk came up short (8 KiB) */
+#define WS_STACK_SCAN_BELOW 8    /* a walk of fewer frames than this copies the stack too */
 
 /* ev_hdr.type */
 enum ev_type {
@@ -244,6 +246,21 @@ struct ev_stack {
 	__u16 nr;               /* frames captured */
 	__s32 err;              /* bpf_get_stack()'s error, 0 if it walked */
 	__u64 frames[WS_STACK_DEPTH]; /* innermost first: frames[0] is the user ip at the syscall */
+};
+
+/*
+ * EV_STACK when the walk stopped early (code without frame pointers on the
+ * way, as in Rust and C libraries built without them): the stack itself from
+ * the user stack pointer up, so user space can find the frames of code that
+ * keeps frame pointers (a JIT's) further up and walk on from there.
+ * hdr.size tells it from a plain ev_stack.
+ */
+struct ev_stack_scan {
+	struct ev_stack stack;
+	__u64 sp;               /* the user stack pointer at the syscall: scan[0]'s address */
+	__u32 scan_len;         /* words read before the stack ended (the rest are zero) */
+	__u32 _pad;
+	__u64 scan[WS_STACK_SCAN_WORDS];
 };
 
 /* targets map value: a process being followed */

@@ -503,16 +503,27 @@ static __always_inline struct target *current_target(void)
  * alerts on call it; ordinary syscalls never walk a stack. A stack record
  * may use the headroom: it only ever follows an event that got a slot.
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ev_stack);
+} stack_scratch SEC(".maps");
+
+static __always_inline void stack_head(struct ev_stack *s, const struct ev_hdr *ev, __u16 size)
+{
+	__builtin_memcpy(&s->hdr, ev, sizeof(s->hdr));
+	s->hdr.type = EV_STACK;
+	s->hdr.size = size;
+	s->event_type = ev->type;
+}
+
 static __always_inline struct ev_stack *stack_record(const struct ev_hdr *ev)
 {
 	struct ev_stack *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
 
-	if (!s)
-		return NULL;
-	__builtin_memcpy(&s->hdr, ev, sizeof(s->hdr));
-	s->hdr.type = EV_STACK;
-	s->hdr.size = sizeof(*s);
-	s->event_type = ev->type;
+	if (s)
+		stack_head(s, ev, sizeof(*s));
 	return s;
 }
 
@@ -523,13 +534,58 @@ static __always_inline void stack_done(struct ev_stack *s, long len)
 	submit(s);
 }
 
+#define WS_SCAN_CHUNK 128 /* words read at a time: the stack may end within the window */
+
+/*
+ * The walk stopped early: the stack words from the user stack pointer up go
+ * with the frames. A chunk past the end of the stack reads as zeros.
+ */
+static __always_inline void emit_scanned_stack(const struct ev_hdr *ev, struct ev_stack *walked, long len)
+{
+	struct ev_stack_scan *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
+	__u64 sp = BPF_CORE_READ(current_user_regs(), sp);
+	__u32 n = 0;
+	bool ended = false;
+	int i;
+
+	if (!s)
+		return;
+	bpf_probe_read_kernel(&s->stack, sizeof(s->stack), walked);
+	stack_head(&s->stack, ev, sizeof(*s));
+	s->sp = sp;
+	s->_pad = 0;
+#pragma unroll
+	for (i = 0; i < WS_STACK_SCAN_WORDS / WS_SCAN_CHUNK; i++) {
+		if (bpf_probe_read_user(&s->scan[i * WS_SCAN_CHUNK], WS_SCAN_CHUNK * sizeof(__u64),
+					(const void *)(sp + i * WS_SCAN_CHUNK * sizeof(__u64))))
+			ended = true;
+		else if (!ended)
+			n += WS_SCAN_CHUNK;
+	}
+	s->scan_len = n;
+	stack_done(&s->stack, len);
+}
+
 /* The current user stack, for the event whose (unsubmitted) record is ev. */
 static __always_inline void emit_stack(void *ctx, const struct ev_hdr *ev)
 {
-	struct ev_stack *s = stack_record(ev);
+	__u32 zero = 0;
+	struct ev_stack *walked = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct ev_stack *s;
+	long len;
 
-	if (s)
-		stack_done(s, bpf_get_stack(ctx, s->frames, sizeof(s->frames), BPF_F_USER_STACK));
+	if (!walked)
+		return;
+	len = bpf_get_stack(ctx, walked->frames, sizeof(walked->frames), BPF_F_USER_STACK);
+	if (len >= 0 && len < WS_STACK_SCAN_BELOW * (long)sizeof(__u64)) {
+		emit_scanned_stack(ev, walked, len);
+		return;
+	}
+	s = stack_record(ev);
+	if (!s)
+		return;
+	bpf_probe_read_kernel(s->frames, sizeof(s->frames), walked->frames);
+	stack_done(s, len);
 }
 
 /* A stack walked earlier (exec: at entry, before the image was replaced). */

@@ -58,6 +58,8 @@ static_assert(sizeof(ev_path) == 72 + sizeof(ev_file) + 2 * WS_PATH_LEN && offse
 static_assert(offsetof(ev_connect, flags) == 66, "ev_connect layout changed: update layout.ts");
 static_assert(sizeof(ev_stack) == 64 + 8 * WS_STACK_DEPTH && offsetof(ev_stack, frames) == 64,
               "ev_stack layout changed: update layout.ts");
+static_assert(sizeof(ev_stack_scan) == sizeof(ev_stack) + 16 + 8 * WS_STACK_SCAN_WORDS && offsetof(ev_stack_scan, scan) == sizeof(ev_stack) + 16,
+              "ev_stack_scan layout changed: update layout.ts");
 static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {

@@ -10,7 +10,7 @@ import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
 import { assessCoverage, type KernelFacts } from './coverage';
 import * as path from 'path';
-import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent } from './events';
+import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent, type UserStack } from './events';
 import type { DropCounts, SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import {
@@ -141,6 +141,8 @@ export class Case {
   private readonly maps = new MapsCache();
   /** Names the frames of the stacks behind alerts; null with symbols off. */
   private readonly symbols: Symbolizer | null;
+  /** child pid -> where its parent made it (the fork's stack), for the child's exec. */
+  private readonly forkStacks = new Map<number, { pid: number; stack: UserStack }>();
   private readonly runtimes = new Map<number, RuntimeInfo | null>();
   private readonly eventCounts: Record<string, number> = {};
   private eventTotal = 0;
@@ -204,6 +206,10 @@ export class Case {
     switch (e.kind) {
       case 'fork':
         if (!e.thread) this.noteChild({ pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
+        if (!e.thread && e.userStack && this.symbols) {
+          if (this.forkStacks.size >= this.limits.handles) this.forkStacks.delete(this.forkStacks.keys().next().value!);
+          this.forkStacks.set(e.childPid, { pid: e.pid, stack: e.userStack });
+        }
         return;
       case 'exit':
         // every event of the process is in (its exit comes last): its waiting regions can be judged, while it is known
@@ -330,7 +336,12 @@ export class Case {
     if (!this.symbols || !('userStack' in e) || !e.userStack) return undefined;
     const pid = e.kind === 'exec' && this.children.has(e.pid) ? e.ppid : e.pid;
     try {
-      return this.symbols.resolve(pid, e.userStack, this.runtimeOf(pid)?.name ?? null);
+      const origin = this.symbols.resolve(pid, e.userStack, this.runtimeOf(pid)?.name ?? null);
+      // a child started by posix_spawn execs on a stack of its own: where its parent made it says more
+      const fork = e.kind === 'exec' ? this.forkStacks.get(e.pid) : undefined;
+      if (origin.wasm || !fork) return origin;
+      const made = this.symbols.resolve(fork.pid, fork.stack, this.runtimeOf(fork.pid)?.name ?? null);
+      return made.wasm || made.host ? made : origin;
     } catch {
       return undefined; // naming is a courtesy: it never stops an alert
     }
@@ -340,6 +351,7 @@ export class Case {
   private forget(pid: number): void {
     this.maps.forget(pid);
     this.symbols?.forget(pid);
+    this.forkStacks.delete(pid);
     this.runtimes.delete(pid);
     this.assessment.forget(pid);
     this.handles -= this.memfdNames.get(pid)?.size ?? 0;

@@ -270,12 +270,20 @@ export interface StackEvent extends TaskInfo {
   frames: number[];
   /** The kernel's error from the walk (negative errno), 0 if it walked. */
   error: number;
+  /** When the walk came up short: the stack words from the stack pointer `sp` up (8 KiB at most). */
+  scan?: StackScan;
+}
+
+export interface StackScan {
+  sp: number;
+  words: number[];
 }
 
 /** A stack joined to its event (see StackEvent). */
 export interface UserStack {
   frames: number[];
   error: number;
+  scan?: StackScan;
 }
 
 export type KernelEvent =

@@ -65,6 +65,8 @@ describe('record layout', () => {
       'ev_path.at': L.PATH.at, 'ev_path.name': L.PATH.name, 'ev_path.source': L.PATH.source, 'ev_connect.flags': L.CONNECT.flags,
       ev_stack: L.STACK.size, 'ev_stack.event_type': L.STACK.eventType, 'ev_stack.nr': L.STACK.nr, 'ev_stack.err': L.STACK.err,
       'ev_stack.frames': L.STACK.frames, EV_STACK: L.EV.STACK, WS_STACK_DEPTH: L.STACK_DEPTH,
+      ev_stack_scan: L.STACK_SCAN.size, 'ev_stack_scan.sp': L.STACK_SCAN.sp, 'ev_stack_scan.scan_len': L.STACK_SCAN.scanLen,
+      'ev_stack_scan.scan': L.STACK_SCAN.scan, WS_STACK_SCAN_WORDS: L.STACK_SCAN_WORDS, WS_STACK_SCAN_BELOW: L.STACK_SCAN_BELOW,
       EV_PATH: L.EV.PATH, WS_OPEN_URING: L.OPEN_URING, WS_VIA_URING: L.VIA_URING, WS_PATH_FILE: L.PATH_FILE, WS_PATH_AT: L.PATH_AT,
       WS_EXEC_STDIO_SOCKET: L.EXEC_STDIO_SOCKET, 'ev_open.file': L.OPEN.file, EV_OPEN: L.EV.OPEN, WS_OPEN_PROC_MEM: L.OPEN_PROC_MEM,
       EV_MMAP: L.EV.MMAP, EV_MPROTECT: L.EV.MPROTECT, EV_PKEY_MPROTECT: L.EV.PKEY_MPROTECT, EV_EXEC: L.EV.EXEC,

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { MapsCache } from '../runtime/callsite';
 import { symbolAt } from '../runtime/elf';
-import type { UserStack } from '../events';
+import type { StackScan, UserStack } from '../events';
 import { parseJitName, type FrameKind } from './names';
 import { PerfMap, perfMapPath } from './perfmap';
 
@@ -23,6 +23,8 @@ export interface OriginFrame {
   object: string | null;
   symbol: string | null;
   kind: FrameKind;
+  /** Found in the copied stack words past where the kernel's walk stopped, rather than walked by the kernel. */
+  scanned?: true;
 }
 
 export interface Origin {
@@ -69,6 +71,47 @@ function hint(runtime: string | null): string {
   return (runtime && MAP_HINTS[runtime]) || 'the runtime writes no JIT symbol map (/tmp/perf-PID.map): WASM functions cannot be named';
 }
 
+/** Frames recovered from a stack copy at most. */
+const MAX_RECOVERED = 48;
+
+/**
+ * Frames the kernel's walk could not reach, from a copy of the stack: the
+ * first word that returns into JIT code, with a frame pointer just below it
+ * pointing further up the copy, starts a chain that is walked as the kernel
+ * walks (saved frame pointer, then return address). Code that keeps frame
+ * pointers (V8's generated code does) chains; a stale word left in a frame
+ * of code that does not rarely passes the checks.
+ */
+export function recoverFrames(scan: StackScan, isJit: (addr: number) => boolean): number[] {
+  const { sp, words } = scan;
+  const end = sp + words.length * 8;
+  const inWindow = (fp: number) => fp >= sp && fp + 16 <= end && (fp - sp) % 8 === 0;
+  let best: number[] = [];
+  for (let j = 1; j < words.length; j++) {
+    const ret = words[j];
+    if (ret < MIN_ADDRESS || ret > MAX_ADDRESS || !isJit(ret - 1)) continue;
+    const fp = sp + (j - 1) * 8;
+    const saved = words[j - 1];
+    // the frame this return address belongs to must link to one further up (or end the copy)
+    if (!(saved > fp && saved <= MAX_ADDRESS && (inWindow(saved) || saved >= end))) continue;
+    const out = [ret];
+    let cur = saved;
+    while (inWindow(cur) && out.length < MAX_RECOVERED) {
+      const i = (cur - sp) / 8;
+      const next = words[i];
+      const r = words[i + 1];
+      if (r < MIN_ADDRESS || r > MAX_ADDRESS) break;
+      out.push(r);
+      if (next <= cur) break;
+      cur = next;
+    }
+    // a lone frame is as likely a stale word as a frame: a chain of two or more decides
+    if (out.length >= 2) return out;
+    if (best.length === 0) best = out;
+  }
+  return best;
+}
+
 /** The frames worth naming: user addresses, up to the first that cannot be one, without repeats of a stuck walk. */
 export function usableFrames(frames: readonly number[]): number[] {
   const out: number[] = [];
@@ -102,25 +145,29 @@ export class Symbolizer {
    * `runtime`: the process's runtime name, for the note when nothing is named.
    */
   resolve(pid: number, stack: UserStack, runtime: string | null): Origin {
-    const addresses = usableFrames(stack.frames);
+    const walked = usableFrames(stack.frames);
     const jit = this.perfMap(pid);
+    // the walk stopped early: frames of code with frame pointers further up, from the stack copy
+    const recovered = stack.scan && jit?.found ? recoverFrames(stack.scan, (a) => jit.lookup(a) !== null).filter((a) => !walked.includes(a)) : [];
+    const addresses = [...walked, ...recovered];
     const frames: OriginFrame[] = [];
     const parsed = addresses.map((addr, i) => {
       // a return address points past its call: look up the call itself
       const at = i === 0 ? addr : addr - 1;
       const jitName = jit?.lookup(at) ?? null;
+      const scanned = i >= walked.length ? ({ scanned: true } as const) : {};
       if (jitName !== null) {
         const name = parseJitName(jitName);
-        frames.push({ address: hex(addr), object: 'jit', symbol: jitName, kind: name.kind });
+        frames.push({ address: hex(addr), object: 'jit', symbol: jitName, kind: name.kind, ...scanned });
         return name;
       }
       const m = this.maps.find(pid, at);
       if (m && m.path.startsWith('/')) {
         const file = m.path.endsWith(' (deleted)') ? m.path.slice(0, -' (deleted)'.length) : m.path;
         const symbol = m.perms[2] === 'x' ? symbolAt(procFile(pid, m.start, m.end, file), m.offset + (at - m.start)) : null;
-        frames.push({ address: hex(addr), object: file, symbol, kind: m.perms[2] === 'x' ? 'native' : 'unknown' });
+        frames.push({ address: hex(addr), object: file, symbol, kind: m.perms[2] === 'x' ? 'native' : 'unknown', ...scanned });
       } else {
-        frames.push({ address: hex(addr), object: m ? m.path || null : null, symbol: null, kind: 'unknown' });
+        frames.push({ address: hex(addr), object: m ? m.path || null : null, symbol: null, kind: 'unknown', ...scanned });
       }
       return null;
     });

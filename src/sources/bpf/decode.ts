@@ -65,6 +65,8 @@ import {
   SYSCALL_COMPAT,
   STACK,
   STACK_DEPTH,
+  STACK_SCAN,
+  STACK_SCAN_WORDS,
   VIA_URING,
 } from './layout';
 import { posix } from 'path';
@@ -405,10 +407,17 @@ function decodePath(buf: Buffer, view: DataView, at: number): PathEvent {
   };
 }
 
-function decodeStack(buf: Buffer, view: DataView, at: number): StackEvent {
+function decodeStack(buf: Buffer, view: DataView, at: number, size: number): StackEvent {
   const nr = Math.min(view.getUint16(at + STACK.nr, true), STACK_DEPTH);
   const frames = new Array<number>(nr);
   for (let i = 0; i < nr; i++) frames[i] = u64(view, at + STACK.frames + i * 8);
+  let scan: StackEvent['scan'];
+  if (size === STACK_SCAN.size) {
+    const n = Math.min(view.getUint32(at + STACK_SCAN.scanLen, true), STACK_SCAN_WORDS);
+    const words = new Array<number>(n);
+    for (let i = 0; i < n; i++) words[i] = u64(view, at + STACK_SCAN.scan + i * 8);
+    scan = { sp: u64(view, at + STACK_SCAN.sp), words };
+  }
   return {
     pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
     comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
@@ -416,6 +425,7 @@ function decodeStack(buf: Buffer, view: DataView, at: number): StackEvent {
     eventKind: KIND_OF_TYPE[view.getUint16(at + STACK.eventType, true)] ?? 'other',
     frames,
     error: view.getInt32(at + STACK.err, true),
+    ...(scan ? { scan } : {}),
   };
 }
 
@@ -427,7 +437,7 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
   if (expected === undefined || view.getUint16(at + HDR.recSize, true) !== size) return null;
   // a memory event on a file's memory carries the file after the call
   const isMem = type === EV.MMAP || type === EV.MPROTECT || type === EV.PKEY_MPROTECT;
-  if (size !== expected && !(isMem && size === MEM_FILE.size)) return null;
+  if (size !== expected && !(isMem && size === MEM_FILE.size) && !(type === EV.STACK && size === STACK_SCAN.size)) return null;
   switch (type) {
     case EV.MMAP:
     case EV.MPROTECT:
@@ -452,7 +462,7 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
     case EV.PATH:
       return decodePath(buf, view, at);
     case EV.STACK:
-      return decodeStack(buf, view, at);
+      return decodeStack(buf, view, at, size);
     default:
       return null;
   }

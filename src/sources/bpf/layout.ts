@@ -189,5 +189,15 @@ export const STACK = {
   frames: 64,
 } as const;
 
+/** struct ev_stack_scan: an EV_STACK whose walk came up short, with the stack words from the stack pointer up. */
+export const STACK_SCAN = {
+  size: 8528,
+  sp: 320,
+  scanLen: 328,
+  scan: 336,
+} as const;
+export const STACK_SCAN_WORDS = 1024;
+export const STACK_SCAN_BELOW = 8;
+
 /** Each record in a batch is framed as [u32 size][u32 0][record][pad to 8]. */
 export const FRAME_HEADER = 8;

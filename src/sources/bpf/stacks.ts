@@ -29,7 +29,7 @@ export class StackJoiner {
       for (let j = i - 1; j >= 0 && j >= i - LOOK_BACK; j--) {
         const e = all[j];
         if (e.kind !== 'stack' && e.tid === s.tid && e.timeNs === s.timeNs && e.kind === s.eventKind && !e.userStack) {
-          e.userStack = { frames: s.frames, error: s.error };
+          e.userStack = s.scan ? { frames: s.frames, error: s.error, scan: s.scan } : { frames: s.frames, error: s.error };
           break;
         }
       }
