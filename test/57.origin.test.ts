@@ -174,6 +174,34 @@ describeBpf('the WASM function behind an alert (CLI, real runtimes)', () => {
     }
   });
 
+  it('a hostile JIT map changes no verdict and crashes nothing', async () => {
+    const target = spawn(process.execPath, [host, 'spawn', '0', 'wait'], { cwd: dir, stdio: ['pipe', 'ignore', 'inherit'] });
+    const map = `/tmp/perf-${target.pid}.map`;
+    const out = path.join(dir, 'hostile.json');
+    // one entry over the whole address space, terminal escapes, a bidi override, junk and an endless line
+    fs.writeFileSync(map, `0 7fffffffffff JS:\u001b[2Jevil\u202e-1-turbofan\n${'\u0000\xff'.repeat(500)}\nzz zz zz\n1 1 ${'A'.repeat(100000)}`);
+    try {
+      let sent = false;
+      const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '60', '--output', out], {
+        onStdout: (text) => {
+          if (!sent && text.includes('Timeout')) {
+            sent = true;
+            target.stdin!.end('go\n');
+          }
+        },
+      });
+      expect(r.code).toBe(0);
+      const report = readReport(out);
+      expect(report.verdict).toBe('MALICIOUS');
+      expect(alertOf(report, 'process.shell')).toBeDefined();
+      expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/);
+      expect(fs.existsSync(map)).toBe(true); // not the monitor's to remove
+    } finally {
+      target.kill('SIGKILL');
+      fs.rmSync(map, { force: true });
+    }
+  });
+
   it('a benign WASM workload launched with the maps on stays CLEAN', async () => {
     const out = path.join(dir, 'benign.json');
     const workload = path.join(ROOT, 'test', 'scenarios', 'workloads', 'wasm-module.js');

@@ -570,6 +570,7 @@ function baseReport(): Report {
       bpf: true, bpfError: null, syscallMode: 'lean', kernel: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
     }),
     capped: { children: 0, connections: 0, alerts: 0, handles: 0 },
+    symbols: { enabled: true, perf_maps: [], note: null },
   };
 }
 
