@@ -487,6 +487,7 @@ export class Case {
         total: drops?.total ?? 0,
         by_kind: drops ? { ...drops.byKind } : {},
         stash: drops?.stash ?? 0,
+        stacks: drops?.stacks ?? 0,
         userspace: drops?.userspace ?? 0,
         malformed: facts.malformed,
       },

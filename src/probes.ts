@@ -55,7 +55,9 @@ export interface ProbeOptions {
 
 export interface DropCounts {
   /** Events lost because the ring buffer was full, by kind. */
-  byKind: Record<KernelEventKind, number>;
+  byKind: Record<Exclude<KernelEventKind, 'stack'>, number>;
+  /** User stacks lost (the ring buffer was full after their event): the event stands, unnamed. Not in total. */
+  stacks?: number;
   /** Syscall arguments lost between entry and exit (stash map full). */
   stash: number;
   /** Records taken from the ring buffer that could not be handed on (no memory for a batch). */
@@ -86,7 +88,7 @@ export class ProbeError extends Error {
   }
 }
 
-const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
+const KIND_BY_TYPE: Array<[number, Exclude<KernelEventKind, 'stack'>]> = [
   [EV.MMAP, 'mmap'],
   [EV.MPROTECT, 'mprotect'],
   [EV.PKEY_MPROTECT, 'mprotect'],
@@ -99,7 +101,6 @@ const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
   [EV.PATH, 'path'],
   [EV.SYSCALL, 'syscall'],
   [EV.OPEN, 'open'],
-  [EV.STACK, 'stack'],
 ];
 
 const DEFAULT_RINGBUF = 8 << 20;
@@ -260,12 +261,12 @@ export class Probes extends EventEmitter<ProbeEvents> {
   /** Counted losses since the probes started; final once stop() has resolved. */
   drops(): DropCounts {
     const raw = this.session.drops();
-    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0, stack: 0 };
+    const byKind = { mmap: 0, mprotect: 0, exec: 0, connect: 0, memfd: 0, fork: 0, exit: 0, 'anon-syscall': 0, syscall: 0, open: 0, path: 0 };
     for (const [type, kind] of KIND_BY_TYPE) byKind[kind] += raw[type] ?? 0;
     const stash = raw[DROP_STASH] ?? 0;
     const userspace = raw[EV_TYPE_MAX] ?? 0;
     const total = Object.values(byKind).reduce((a, b) => a + b, 0) + stash + userspace;
-    return { byKind, stash, userspace, total };
+    return { byKind, stash, userspace, total, stacks: raw[EV.STACK] ?? 0 };
   }
 
   /** Syscall number -> entries by the followed processes (empty unless exact hooks with countSyscalls); final after stop(). */

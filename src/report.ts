@@ -111,7 +111,8 @@ export interface Report {
   connections: ReportConnection[];
   syscalls: { source: 'bpf' | 'sampled' | 'none'; total: number; top: Array<{ name: string; nr: number; count: number }> };
   events: { total: number; by_kind: Record<string, number> };
-  drops: { total: number; by_kind: Record<string, number>; stash: number; userspace: number; malformed: number };
+  /** stacks: user stacks lost after their event got through (the alert stands, without its origin); not in total. */
+  drops: { total: number; by_kind: Record<string, number>; stash: number; stacks?: number; userspace: number; malformed: number };
   /** What the verdict rests on: probes, hooks, what could and could not be seen, and whether that is everything. */
   coverage: Coverage;
   /** What was not kept because a limit was reached (children, connections, alerts, memfd/socket handles). */

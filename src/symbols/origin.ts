@@ -191,7 +191,9 @@ export class Symbolizer {
         }
       }
     } else {
-      hostAt = parsed.findIndex((p) => p?.kind === 'js');
+      // no WASM: the innermost JavaScript of the program itself, past the runtime's own (node:, ext:)
+      hostAt = parsed.findIndex((p) => p?.kind === 'js' && !!p.file && !/^(?:node|ext):/.test(p.file));
+      if (hostAt < 0) hostAt = parsed.findIndex((p) => p?.kind === 'js');
     }
     const w = wasmAt >= 0 ? parsed[wasmAt]! : null;
     const imp = importAt >= 0 ? parsed[importAt]!.import! : null;
