@@ -74,6 +74,8 @@ const volatile bool count_syscalls = false;
 const volatile bool check_syscall_sites = true;
 /* report every successful exec on the host, followed or not (a watch finding runtimes) */
 const volatile bool watch_execs = false;
+/* walk the user stack at alert-worthy events (EV_STACK); off: no stack is ever walked */
+const volatile bool capture_stacks = true;
 /*
  * Ring-buffer headroom: once less than this many bytes are free, only the
  * first event of its kind for a process may take a slot, so a flood cannot
@@ -574,7 +576,7 @@ static __always_inline void emit_stack(void *ctx, const struct ev_hdr *ev)
 	struct ev_stack *s;
 	long len;
 
-	if (!walked)
+	if (!capture_stacks || !walked)
 		return;
 	len = bpf_get_stack(ctx, walked->frames, sizeof(walked->frames), BPF_F_USER_STACK);
 	if (len >= 0 && len < WS_STACK_SCAN_BELOW * (long)sizeof(__u64)) {
@@ -591,8 +593,11 @@ static __always_inline void emit_stack(void *ctx, const struct ev_hdr *ev)
 /* A stack walked earlier (exec: at entry, before the image was replaced). */
 static __always_inline void emit_saved_stack(const struct ev_hdr *ev, const __u64 *frames, long len)
 {
-	struct ev_stack *s = stack_record(ev);
+	struct ev_stack *s;
 
+	if (!capture_stacks)
+		return;
+	s = stack_record(ev);
 	if (!s)
 		return;
 	if (len <= 0 || bpf_probe_read_kernel(s->frames, sizeof(s->frames), frames))
@@ -983,7 +988,7 @@ static __always_inline int enter_exec(struct call *c, __u64 id, const char *file
 	e->argc = read_argv_ptrs(e, argv);
 	s->filename_ptr = (__u64)filename;
 	s->argv_ptr = (__u64)argv;
-	s->stack_len = bpf_get_stack(c->ctx, s->stack, sizeof(s->stack), BPF_F_USER_STACK);
+	s->stack_len = capture_stacks ? bpf_get_stack(c->ctx, s->stack, sizeof(s->stack), BPF_F_USER_STACK) : 0;
 	stash(&exec_stash, (__u32)id, s);
 	return 0;
 }

@@ -350,6 +350,7 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
   SetRodataBool(obj_, "follow_children", options.follow_children);
   SetRodataBool(obj_, "count_syscalls", options.count_syscalls && syscalls_ == SyscallHooks::kExact);
   SetRodataBool(obj_, "watch_execs", options.watch_execs);
+  SetRodataBool(obj_, "capture_stacks", options.capture_stacks);
   // An eighth of the buffer is kept for the first event of each kind per process.
   SetRodataU32(obj_, "headroom", options.ringbuf_bytes / 8);
   SetRodataU32(obj_, "wakeup_bytes", std::min<uint32_t>(64u << 10, options.ringbuf_bytes / 4));

@@ -174,7 +174,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private startProbes(): void {
     const opened = openProbes(
       this.options.bpf,
-      { syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes },
+      { syscalls: this.options.syscalls, countSyscalls: this.options.countSyscalls, ringBufferBytes: this.options.ringBufferBytes, stacks: this.options.symbols },
       (w) => this.emit('warning', w),
     );
     this.bpfError = opened.bpfError;

@@ -37,6 +37,11 @@ export interface ProbeOptions {
   watchExecs?: boolean;
   /** Follow children as they are forked (default true). */
   followChildren?: boolean;
+  /**
+   * Walk the user stack at alert-worthy events and deliver it with the event
+   * (KernelEvent.userStack; default true). Off, no stack is ever walked.
+   */
+  stacks?: boolean;
   /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
   ringBufferBytes?: number;
   /**
@@ -161,6 +166,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
         syscalls,
         countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,
+        captureStacks: options.stacks ?? true,
         watchExecs: options.watchExecs ?? false,
         ringbufBytes: ringBufferBytes,
         debug: options.debug ?? false,

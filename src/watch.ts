@@ -282,7 +282,7 @@ export class Watch extends EventEmitter<WatchEvents> {
   private start(): void {
     try {
       // the exec events of every process on the host: how runtimes started later are found
-      const probeOptions: ProbeOptions = { syscalls: this.options.syscalls, countSyscalls: false, watchExecs: true, ringBufferBytes: this.options.ringBufferBytes };
+      const probeOptions: ProbeOptions = { syscalls: this.options.syscalls, countSyscalls: false, watchExecs: true, ringBufferBytes: this.options.ringBufferBytes, stacks: this.options.symbols };
       const opened = openProbes(this.options.bpf, probeOptions, (w) => this.emit('warning', w));
       this.probes = opened.probes;
       this.bpfError = opened.bpfError;
