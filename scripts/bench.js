@@ -53,7 +53,7 @@ const FLAGS = {
   'wasm-secs': [2, 'busy runtime: seconds of the Node WASM workload per run'],
   'quiet-wait': [120, 'seconds to wait in all (whole run) for other processes\' syscall hooks to go'],
 };
-const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy'];
+const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy', 'symbols'];
 const BOOLEAN_FLAGS = {
   'no-bpftrace': 'skip bpftrace even when it is installed',
   'loop-getppid': 'measure 1+2 on a getppid() loop instead of trigger churn: hook costs show plainly (use with --explain)',
@@ -1396,6 +1396,8 @@ async function main() {
     const lat = await run('latency', '5 latency', () => latency(tools));
     const idle = await run('idle', '6 idle CPU', () => idleCpu(tools));
     const busy = await run('busy', '7 a busy runtime', () => busyRuntime(tools, configs, dir));
+    // naming the code behind alerts: its own file (scripts/bench-symbols.js)
+    const symbols = await run('symbols', '8 JIT maps and stack capture', () => require('./bench-symbols').run({ rounds: OPT.rounds, secs: OPT['wasm-secs'], burst: 50000 }));
     const result = {
       when: new Date().toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
@@ -1412,9 +1414,10 @@ async function main() {
       latency: lat,
       idle,
       busy,
+      symbols,
     };
     result.goals = goals(result);
-    const md = markdown(result) + `\nWhole run: ${result.durationS} s.\n`;
+    const md = markdown(result) + (symbols ? `\n**8. Naming the code behind alerts.**\n\n${require('./bench-symbols').render(symbols)}\n` : '') + `\nWhole run: ${result.durationS} s.\n`;
     const out = path.join(ROOT, 'bench-results');
     fs.mkdirSync(out, { recursive: true });
     // a partial run (--only) does not overwrite the last full one
