@@ -505,12 +505,21 @@ static __always_inline struct target *current_target(void)
  * alerts on call it; ordinary syscalls never walk a stack. A stack record
  * may use the headroom: it only ever follows an event that got a slot.
  */
+/* A stack walked on this CPU, and when this CPU last copied a stack (a scan). */
+struct stack_scratch {
+	struct ev_stack walked;
+	__u64 last_scan_ns;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ev_stack);
+	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
+
+/* at most one 8 KiB stack copy per CPU in this long: a burst of events copies one, the rest walk */
+#define WS_SCAN_GAP_NS (10ULL * 1000 * 1000)
 
 static __always_inline void stack_head(struct ev_stack *s, const struct ev_hdr *ev, __u16 size)
 {
@@ -568,20 +577,34 @@ static __always_inline void emit_scanned_stack(const struct ev_hdr *ev, struct e
 	stack_done(&s->stack, len);
 }
 
-/* The current user stack, for the event whose (unsubmitted) record is ev. */
+/*
+ * The current user stack, for the event whose (unsubmitted) record is ev.
+ * Stacks yield to events: past the headroom mark none is walked (counted as
+ * a stack drop), so a flood of alert-worthy events cannot crowd out others.
+ */
 static __always_inline void emit_stack(void *ctx, const struct ev_hdr *ev)
 {
 	__u32 zero = 0;
-	struct ev_stack *walked = bpf_map_lookup_elem(&stack_scratch, &zero);
-	struct ev_stack *s;
+	struct stack_scratch *sc = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct ev_stack *walked, *s;
+	__u64 now;
 	long len;
 
-	if (!capture_stacks || !walked)
+	if (!capture_stacks || !sc)
 		return;
+	if (bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) - bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <= headroom) {
+		count_drop(EV_STACK);
+		return;
+	}
+	walked = &sc->walked;
 	len = bpf_get_stack(ctx, walked->frames, sizeof(walked->frames), BPF_F_USER_STACK);
 	if (len >= 0 && len < WS_STACK_SCAN_BELOW * (long)sizeof(__u64)) {
-		emit_scanned_stack(ev, walked, len);
-		return;
+		now = bpf_ktime_get_ns();
+		if (now - sc->last_scan_ns >= WS_SCAN_GAP_NS) {
+			sc->last_scan_ns = now;
+			emit_scanned_stack(ev, walked, len);
+			return;
+		}
 	}
 	s = stack_record(ev);
 	if (!s)
