@@ -19,6 +19,9 @@
 #define WS_MAX_SYSCALLS 512 /* syscall counter slots; x86_64 numbers stay below */
 #define WS_STACK_WORDS 16   /* user stack words captured with memory events (call-site attribution) */
 #define WS_CODE_CACHE 4     /* file-backed code ranges remembered per target (syscall-site check) */
+#define WS_STACK_DEPTH 32   /* user frames walked (frame pointers) for an EV_STACK record */
+#define WS_STACK_SCAN_WORDS 1024 /* user stack words copied when the walk came up short (8 KiB) */
+#define WS_STACK_SCAN_BELOW 8    /* a walk of fewer frames than this copies the stack too */
 
 /* ev_hdr.type */
 enum ev_type {
@@ -34,7 +37,8 @@ enum ev_type {
 	EV_SYSCALL = 10,      /* a syscall a WASM runtime has no use for: io_uring_setup, ptrace, module loading, ... */
 	EV_OPEN = 11,         /* a file a target opened (open, openat, openat2, creat, open_by_handle_at) */
 	EV_PATH = 12,         /* a name changed: rename, link, symlink, unlink, truncate (at entry, or an io_uring request's completion) */
-	EV_TYPE_MAX = 13,
+	EV_STACK = 13,        /* the user stack of the event reserved just before it (same tid and ts_ns) */
+	EV_TYPE_MAX = 14,
 };
 
 /* ev_exec.flags */
@@ -225,6 +229,38 @@ struct ev_path {
 	struct ev_file at;      /* WS_PATH_AT: its directory; WS_PATH_FILE: the file itself */
 	char name[WS_PATH_LEN];   /* what changes: rename/link destination, the new symlink, unlinked or truncated path */
 	char source[WS_PATH_LEN]; /* rename/link: the old name; symlink: the text the link points to */
+};
+
+/*
+ * EV_STACK: where in the process an alert-worthy event came from (exec,
+ * a child's creation, connect, memory made executable, memfd, anonymous-code
+ * syscalls, notable syscalls, sensitive opens). It follows its event in the
+ * ring buffer and carries the event's tid and ts_ns in its header, so user
+ * space joins the two; ordinary syscalls never get one. The frames are the
+ * kernel's frame-pointer walk of the user stack: code built without frame
+ * pointers ends the walk early, and the record then has fewer frames.
+ */
+struct ev_stack {
+	struct ev_hdr hdr;      /* type EV_STACK; tid, tgid and ts_ns are the event's */
+	__u16 event_type;       /* the event's hdr.type */
+	__u16 nr;               /* frames captured */
+	__s32 err;              /* bpf_get_stack()'s error, 0 if it walked */
+	__u64 frames[WS_STACK_DEPTH]; /* innermost first: frames[0] is the user ip at the syscall */
+};
+
+/*
+ * EV_STACK when the walk stopped early (code without frame pointers on the
+ * way, as in Rust and C libraries built without them): the stack itself from
+ * the user stack pointer up, so user space can find the frames of code that
+ * keeps frame pointers (a JIT's) further up and walk on from there.
+ * hdr.size tells it from a plain ev_stack.
+ */
+struct ev_stack_scan {
+	struct ev_stack stack;
+	__u64 sp;               /* the user stack pointer at the syscall: scan[0]'s address */
+	__u32 scan_len;         /* words read before the stack ended (the rest are zero) */
+	__u32 _pad;
+	__u64 scan[WS_STACK_SCAN_WORDS];
 };
 
 /* targets map value: a process being followed */

@@ -78,6 +78,8 @@ const volatile bool count_syscalls = false;
 const volatile bool check_syscall_sites = true;
 /* report every successful exec on the host, followed or not (a watch finding runtimes) */
 const volatile bool watch_execs = false;
+/* walk the user stack at alert-worthy events (EV_STACK); off: no stack is ever walked */
+const volatile bool capture_stacks = true;
 /*
  * Ring-buffer headroom: once less than this many bytes are free, only the
  * first event of its kind for a process may take a slot, so a flood cannot
@@ -154,6 +156,9 @@ struct exec_stash {
 	struct ev_exec ev;
 	__u64 filename_ptr;
 	__u64 argv_ptr;
+	/* the caller's user stack, walked at entry: a successful exec replaces it */
+	__s64 stack_len;
+	__u64 stack[WS_STACK_DEPTH];
 };
 
 struct {
@@ -469,6 +474,7 @@ struct call {
 	__u64 sp;
 	long nr;
 	bool compat;    /* made through int 0x80: pointers in memory are 32 bits */
+	void *ctx;      /* the program's context, for the stack walk; NULL where there is no user stack (io_uring) */
 };
 
 static __always_inline void fill_hdr(struct ev_hdr *h, __u16 type, __u16 size, __u64 pid_tgid)
@@ -495,8 +501,139 @@ static __always_inline struct target *current_target(void)
 	return bpf_map_lookup_elem(&targets, &tgid);
 }
 
-/* Copy a stashed record into the ring buffer with the syscall's result. */
-static __always_inline void submit_stashed(void *stashed, __u32 size, __u32 type, __u32 kind, long ret)
+/*
+ * ---- user stacks: where an alert-worthy event came from ----
+ * emit_stack() is called once an event's record is filled and before it is
+ * submitted: the stack record is reserved after it, so it follows it in the
+ * ring, and carries its tid and timestamp. Only the handlers of events a rule
+ * alerts on call it; ordinary syscalls never walk a stack. A stack record
+ * may use the headroom: it only ever follows an event that got a slot.
+ */
+/* A stack walked on this CPU, and when this CPU last copied a stack (a scan). */
+struct stack_scratch {
+	struct ev_stack walked;
+	__u64 last_scan_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_scratch);
+} stack_scratch SEC(".maps");
+
+/* at most one 8 KiB stack copy per CPU in this long: a burst of events copies one, the rest walk */
+#define WS_SCAN_GAP_NS (10ULL * 1000 * 1000)
+
+static __always_inline void stack_head(struct ev_stack *s, const struct ev_hdr *ev, __u16 size)
+{
+	__builtin_memcpy(&s->hdr, ev, sizeof(s->hdr));
+	s->hdr.type = EV_STACK;
+	s->hdr.size = size;
+	s->event_type = ev->type;
+}
+
+static __always_inline struct ev_stack *stack_record(const struct ev_hdr *ev)
+{
+	struct ev_stack *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
+
+	if (s)
+		stack_head(s, ev, sizeof(*s));
+	return s;
+}
+
+static __always_inline void stack_done(struct ev_stack *s, long len)
+{
+	s->nr = len > 0 ? len / sizeof(__u64) : 0;
+	s->err = len < 0 ? len : 0;
+	submit(s);
+}
+
+#define WS_SCAN_CHUNK 128 /* words read at a time: the stack may end within the window */
+
+/*
+ * The walk stopped early: the stack words from the user stack pointer up go
+ * with the frames. A chunk past the end of the stack reads as zeros.
+ */
+static __always_inline void emit_scanned_stack(const struct ev_hdr *ev, struct ev_stack *walked, long len)
+{
+	struct ev_stack_scan *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
+	__u64 sp = BPF_CORE_READ(current_user_regs(), sp);
+	__u32 n = 0;
+	bool ended = false;
+	int i;
+
+	if (!s)
+		return;
+	bpf_probe_read_kernel(&s->stack, sizeof(s->stack), walked);
+	stack_head(&s->stack, ev, sizeof(*s));
+	s->sp = sp;
+	s->_pad = 0;
+#pragma unroll
+	for (i = 0; i < WS_STACK_SCAN_WORDS / WS_SCAN_CHUNK; i++) {
+		if (bpf_probe_read_user(&s->scan[i * WS_SCAN_CHUNK], WS_SCAN_CHUNK * sizeof(__u64),
+					(const void *)(sp + i * WS_SCAN_CHUNK * sizeof(__u64))))
+			ended = true;
+		else if (!ended)
+			n += WS_SCAN_CHUNK;
+	}
+	s->scan_len = n;
+	stack_done(&s->stack, len);
+}
+
+/*
+ * The current user stack, for the event whose (unsubmitted) record is ev.
+ * Stacks yield to events: past the headroom mark none is walked (counted as
+ * a stack drop), so a flood of alert-worthy events cannot crowd out others.
+ */
+static __always_inline void emit_stack(void *ctx, const struct ev_hdr *ev)
+{
+	__u32 zero = 0;
+	struct stack_scratch *sc = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct ev_stack *walked, *s;
+	__u64 now;
+	long len;
+
+	if (!capture_stacks || !sc)
+		return;
+	if (bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) - bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <= headroom) {
+		count_drop(EV_STACK);
+		return;
+	}
+	walked = &sc->walked;
+	len = bpf_get_stack(ctx, walked->frames, sizeof(walked->frames), BPF_F_USER_STACK);
+	if (len >= 0 && len < WS_STACK_SCAN_BELOW * (long)sizeof(__u64)) {
+		now = bpf_ktime_get_ns();
+		if (now - sc->last_scan_ns >= WS_SCAN_GAP_NS) {
+			sc->last_scan_ns = now;
+			emit_scanned_stack(ev, walked, len);
+			return;
+		}
+	}
+	s = stack_record(ev);
+	if (!s)
+		return;
+	bpf_probe_read_kernel(s->frames, sizeof(s->frames), walked->frames);
+	stack_done(s, len);
+}
+
+/* A stack walked earlier (exec: at entry, before the image was replaced). */
+static __always_inline void emit_saved_stack(const struct ev_hdr *ev, const __u64 *frames, long len)
+{
+	struct ev_stack *s;
+
+	if (!capture_stacks)
+		return;
+	s = stack_record(ev);
+	if (!s)
+		return;
+	if (len <= 0 || bpf_probe_read_kernel(s->frames, sizeof(s->frames), frames))
+		len = len < 0 ? len : 0;
+	stack_done(s, len);
+}
+
+/* Copy a stashed record into the ring buffer with the syscall's result (and its stack, given ctx). */
+static __always_inline void submit_stashed(void *ctx, void *stashed, __u32 size, __u32 type, __u32 kind, long ret)
 {
 	struct ev_hdr *rec = reserve(current_target(), size, type, kind);
 
@@ -505,6 +642,8 @@ static __always_inline void submit_stashed(void *stashed, __u32 size, __u32 type
 	bpf_probe_read_kernel(rec, size, stashed);
 	rec->ret = (__s32)ret;
 	rec->ts_ns = bpf_ktime_get_ns();
+	if (ctx)
+		emit_stack(ctx, rec);
 	submit(rec);
 }
 
@@ -707,7 +846,7 @@ static __always_inline int stash_mem(__u16 type, struct call *c, unsigned long a
  * (the mapping is in place then): code mapped from a memfd or from a deleted
  * file is told apart from a library on disk.
  */
-static __always_inline int exit_mem(__u32 tid, long ret)
+static __always_inline int exit_mem(void *ctx, __u32 tid, long ret)
 {
 	struct ev_mem *m = bpf_map_lookup_elem(&mem_stash, &tid);
 	struct ev_mem_file *rf;
@@ -735,6 +874,7 @@ static __always_inline int exit_mem(__u32 tid, long ret)
 			if (m->hdr.type == EV_MMAP && ret > 4096 && mapped_file(ret - 1) == f)
 				rf->mem.placed = WS_PLACED_IMAGE;
 			fill_file(&rf->file, f);
+			emit_stack(ctx, &rf->mem.hdr);
 			submit(rf);
 		}
 	} else {
@@ -743,6 +883,7 @@ static __always_inline int exit_mem(__u32 tid, long ret)
 			__builtin_memcpy(rec, m, sizeof(*rec));
 			rec->result = ret;
 			rec->hdr.ret = ret < 0 ? (__s32)ret : 0;
+			emit_stack(ctx, &rec->hdr);
 			submit(rec);
 		}
 	}
@@ -874,12 +1015,13 @@ static __always_inline int enter_exec(struct call *c, __u64 id, const char *file
 	e->argc = read_argv_ptrs(e, argv);
 	s->filename_ptr = (__u64)filename;
 	s->argv_ptr = (__u64)argv;
+	s->stack_len = capture_stacks ? bpf_get_stack(c->ctx, s->stack, sizeof(s->stack), BPF_F_USER_STACK) : 0;
 	stash(&exec_stash, (__u32)id, s);
 	return 0;
 }
 
 /* A failed exec returns to the old image: report it from the stash. */
-static __always_inline int exit_exec(__u32 tid, long ret)
+static __always_inline int exit_exec(void *ctx, __u32 tid, long ret)
 {
 	struct exec_stash *s = bpf_map_lookup_elem(&exec_stash, &tid);
 
@@ -891,7 +1033,7 @@ static __always_inline int exit_exec(__u32 tid, long ret)
 						(const char *)s->filename_ptr);
 		if (s->ev.argc == 0 || s->ev.argv[0][0] == 0)
 			s->ev.argc = read_argv_ptrs(&s->ev, (const char *const *)s->argv_ptr);
-		submit_stashed(&s->ev, sizeof(s->ev), EV_EXEC, WS_KIND_EXEC, ret);
+		submit_stashed(ctx, &s->ev, sizeof(s->ev), EV_EXEC, WS_KIND_EXEC, ret);
 	}
 	unstash(&exec_stash, tid);
 	return 0;
@@ -912,6 +1054,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct exec_stash *stashed = NULL;
 	struct target *t = lookup_target(id >> 32);
 	struct ev_exec *e;
+	bool walked = false;
 
 	if (!t && !watch_execs)
 		return 0;
@@ -925,7 +1068,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (stashed) {
 		bpf_probe_read_kernel(e, sizeof(*e), &stashed->ev);
 		ip = stashed->ev.hdr.ip;
-		unstash(&exec_stash, key);
+		walked = true;
 	} else {
 		e->dfd = -100;
 		e->at_flags = 0;
@@ -944,6 +1087,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->argc = BPF_CORE_READ(bprm, argc);
 	if (stdio_is_socket())
 		e->flags |= WS_EXEC_STDIO_SOCKET;
+	/* the old image's stack, as it was when exec was called */
+	if (walked && stashed)
+		emit_saved_stack(&e->hdr, stashed->stack, stashed->stack_len);
+	if (stashed)
+		unstash(&exec_stash, key);
 	submit(e);
 	return 0;
 }
@@ -1004,7 +1152,7 @@ static __always_inline int enter_connect(struct call *c, __u64 id)
 	return 0;
 }
 
-static __always_inline int exit_connect(__u32 tid, long ret)
+static __always_inline int exit_connect(void *ctx, __u32 tid, long ret)
 {
 	struct ev_connect *c = bpf_map_lookup_elem(&connect_stash, &tid);
 
@@ -1012,7 +1160,7 @@ static __always_inline int exit_connect(__u32 tid, long ret)
 		return 0;
 	if (ret == -ENOTSOCK)
 		c->sock_type = 0;
-	submit_stashed(c, sizeof(*c), EV_CONNECT, WS_KIND_CONNECT, ret);
+	submit_stashed(ctx, c, sizeof(*c), EV_CONNECT, WS_KIND_CONNECT, ret);
 	unstash(&connect_stash, tid);
 	return 0;
 }
@@ -1035,13 +1183,13 @@ static __always_inline int enter_memfd_create(struct call *c, __u64 id)
 	return 0;
 }
 
-static __always_inline int exit_memfd_create(__u32 tid, long ret)
+static __always_inline int exit_memfd_create(void *ctx, __u32 tid, long ret)
 {
 	struct ev_memfd *m = bpf_map_lookup_elem(&memfd_stash, &tid);
 
 	if (!m)
 		return 0;
-	submit_stashed(m, sizeof(*m), EV_MEMFD, WS_KIND_MEMFD, ret);
+	submit_stashed(ctx, m, sizeof(*m), EV_MEMFD, WS_KIND_MEMFD, ret);
 	unstash(&memfd_stash, tid);
 	return 0;
 }
@@ -1061,12 +1209,32 @@ static __always_inline bool is_proc_mem(struct file *f, struct inode *inode)
 }
 
 /*
+ * Opens worth a stack walk: /proc/PID/mem, a file opened for writing, and
+ * anything under /etc, /root or /home, where the secrets the rules look
+ * for live. A runtime's own reads (its libraries, its code) walk nothing.
+ */
+static __always_inline bool sensitive_open(const struct ev_open *rec)
+{
+	const char *p = rec->file.path;
+
+	if ((rec->flags & WS_OPEN_PROC_MEM) || (rec->f_mode & FMODE_WRITE))
+		return true;
+	if (p[0] != '/')
+		return false;
+	if (p[1] == 'e' && p[2] == 't' && p[3] == 'c' && p[4] == '/')
+		return true;
+	if (p[1] == 'r' && p[2] == 'o' && p[3] == 'o' && p[4] == 't' && p[5] == '/')
+		return true;
+	return p[1] == 'h' && p[2] == 'o' && p[3] == 'm' && p[4] == 'e' && p[5] == '/';
+}
+
+/*
  * Only the exit is hooked: the fd the call returned leads to the file the
  * kernel opened, whatever path, dfd, symlinks or /proc/self led there. For a
  * process nobody follows the cost is the targets lookup; a followed process
  * pays a record only the first time it opens a file for reading or writing.
  */
-static __always_inline int exit_open(long nr, long ret, __u32 via)
+static __always_inline int exit_open(void *ctx, long nr, long ret, __u32 via)
 {
 	__u64 id;
 	struct target *t;
@@ -1114,6 +1282,8 @@ static __always_inline int exit_open(long nr, long ret, __u32 via)
 	rec->f_mode = fmode;
 	rec->flags = flags;
 	fill_file(&rec->file, f);
+	if (ctx && sensitive_open(rec))
+		emit_stack(ctx, &rec->hdr);
 	submit(rec);
 	return 0;
 }
@@ -1180,6 +1350,7 @@ static __always_inline void check_syscall_site(struct target *t, struct call *c,
 		fill_file(&a->file, vi.file);
 	else
 		clear_file(&a->file);
+	emit_stack(c->ctx, &a->hdr);
 	submit(a);
 }
 
@@ -1202,6 +1373,8 @@ static __always_inline int notable_syscall(struct target *t, struct call *c, __u
 	if (!compat && (c->nr == NR_process_vm_readv || c->nr == NR_process_vm_writev))
 		bpf_probe_read_user(&e->remote_addr, c->compat ? sizeof(__u32) : sizeof(e->remote_addr),
 				    (const void *)c->args[3]);
+	if (c->ctx)
+		emit_stack(c->ctx, &e->hdr);
 	submit(e);
 	return 0;
 }
@@ -1375,7 +1548,7 @@ static __always_inline int on_enter(struct target *t, struct call *c, __u64 id)
 }
 
 /* The exit half: opens, and syscalls whose entry stashed something. */
-static __always_inline int on_return(long nr, long ret)
+static __always_inline int on_return(void *ctx, long nr, long ret)
 {
 	__u32 tid;
 
@@ -1385,7 +1558,7 @@ static __always_inline int on_return(long nr, long ret)
 	case NR_openat2:
 	case NR_creat:
 	case NR_open_by_handle_at:
-		return exit_open(nr, ret, 0);
+		return exit_open(ctx, nr, ret, 0);
 	}
 	if (!pending_stashed)
 		return 0;
@@ -1394,14 +1567,14 @@ static __always_inline int on_return(long nr, long ret)
 	case NR_mmap:
 	case NR_mprotect:
 	case NR_pkey_mprotect:
-		return exit_mem(tid, ret);
+		return exit_mem(ctx, tid, ret);
 	case NR_execve:
 	case NR_execveat:
-		return exit_exec(tid, ret);
+		return exit_exec(ctx, tid, ret);
 	case NR_connect:
-		return exit_connect(tid, ret);
+		return exit_connect(ctx, tid, ret);
 	case NR_memfd_create:
-		return exit_memfd_create(tid, ret);
+		return exit_memfd_create(ctx, tid, ret);
 	default:
 		return 0;
 	}
@@ -1449,12 +1622,13 @@ static __always_inline long native_nr(long nr32)
  * ABI itself is news in a 64-bit process), then it is judged as its x86_64
  * twin would be. Execs are reported by sched_process_exec whatever the ABI.
  */
-static __always_inline int compat_enter(struct target *t, struct pt_regs *regs, long nr32, __u64 id)
+static __always_inline int compat_enter(void *ctx, struct target *t, struct pt_regs *regs, long nr32, __u64 id)
 {
 	struct call c = {};
 	__u32 words[6] = {};
 	int i;
 
+	c.ctx = ctx;
 	c.ip = BPF_CORE_READ(regs, ip);
 	c.sp = BPF_CORE_READ(regs, sp);
 	c.compat = true;
@@ -1516,9 +1690,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	/* int 0x80 from a 64-bit process uses the i386 table: its numbers mean other syscalls */
 	if (current_status() & TS_COMPAT)
-		return compat_enter(t, regs, nr, id);
+		return compat_enter(ctx, t, regs, nr, id);
 	c.nr = nr;
 	c.compat = false;
+	c.ctx = ctx;
 	c.ip = regs->ip;
 	c.sp = regs->sp;
 	c.args[0] = regs->di;
@@ -1543,7 +1718,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		if (nr < 0)
 			return 0;
 	}
-	return on_return(nr, ret);
+	return on_return(ctx, nr, ret);
 }
 
 /* ---- lean mode: one tracepoint per syscall the rules need ---- */
@@ -1581,6 +1756,7 @@ static __always_inline int lean_enter(struct syscall_enter_args *ctx, long nr, i
 	regs = current_user_regs();
 	c.nr = nr;
 	c.compat = false;
+	c.ctx = ctx;
 	c.ip = BPF_CORE_READ(regs, ip);
 	c.sp = BPF_CORE_READ(regs, sp);
 	for (i = 0; i < 6; i++)
@@ -1599,7 +1775,7 @@ static __always_inline int lean_enter(struct syscall_enter_args *ctx, long nr, i
 	SEC("tp/syscalls/sys_exit_" #name)                       \
 	int lean_exit_##name(struct syscall_exit_args *ctx)      \
 	{                                                        \
-		return on_return(NR_##name, ctx->ret);           \
+		return on_return(ctx, NR_##name, ctx->ret);      \
 	}
 
 /* syscalls whose result matters: entry stashed, exit reports */
@@ -1668,7 +1844,7 @@ int BPF_PROG(lean_compat_enter, struct pt_regs *regs, long nr)
 	t = lookup_target(id >> 32);
 	if (!t)
 		return 0;
-	return compat_enter(t, regs, nr, id);
+	return compat_enter(ctx, t, regs, nr, id);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1681,7 +1857,7 @@ int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
 	nr = compat_exit_nr(regs->orig_ax);
 	if (nr < 0)
 		return 0;
-	return on_return(nr, ret);
+	return on_return(ctx, nr, ret);
 }
 
 /*
@@ -1702,13 +1878,14 @@ int BPF_PROG(lean_compat_exit, struct pt_regs *regs, long ret)
  * from, and its ABI. The first 32-bit syscall of a process is reported as
  * such, as compat_enter() does. NULL when nobody follows the caller.
  */
-static __always_inline struct target *tramp_call(struct call *c, long nr, __u64 id)
+static __always_inline struct target *tramp_call(void *ctx, struct call *c, long nr, __u64 id)
 {
 	struct target *t = lookup_target(id >> 32);
 	struct pt_regs *regs;
 
 	if (!t)
 		return NULL;
+	c->ctx = ctx;
 	regs = current_user_regs();
 	c->ip = BPF_CORE_READ(regs, ip);
 	c->sp = BPF_CORE_READ(regs, sp);
@@ -1729,7 +1906,7 @@ int BPF_PROG(tramp_mmap, unsigned long addr, unsigned long len, unsigned long pr
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {};
-	struct target *t = tramp_call(&c, NR_mmap, id);
+	struct target *t = tramp_call(ctx, &c, NR_mmap, id);
 
 	if (!t)
 		return 0;
@@ -1740,7 +1917,7 @@ int BPF_PROG(tramp_mmap, unsigned long addr, unsigned long len, unsigned long pr
 	c.args[4] = fd;
 	c.args[5] = pgoff << 12; /* in bytes, as x86_64's mmap takes it */
 	on_enter(t, &c, id);
-	return on_return(NR_mmap, ret);
+	return on_return(ctx, NR_mmap, ret);
 }
 
 /* mprotect and pkey_mprotect of every ABI: the old protection is read before the call */
@@ -1749,7 +1926,7 @@ int BPF_PROG(tramp_mprotect_enter, unsigned long start, unsigned long len, unsig
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {};
-	struct target *t = tramp_call(&c, pkey == -1 ? NR_mprotect : NR_pkey_mprotect, id);
+	struct target *t = tramp_call(ctx, &c, pkey == -1 ? NR_mprotect : NR_pkey_mprotect, id);
 
 	if (!t)
 		return 0;
@@ -1763,7 +1940,7 @@ int BPF_PROG(tramp_mprotect_enter, unsigned long start, unsigned long len, unsig
 SEC("fexit/do_mprotect_pkey")
 int BPF_PROG(tramp_mprotect_exit, unsigned long start, unsigned long len, unsigned long prot, int pkey, int ret)
 {
-	return on_return(pkey == -1 ? NR_mprotect : NR_pkey_mprotect, ret);
+	return on_return(ctx, pkey == -1 ? NR_mprotect : NR_pkey_mprotect, ret);
 }
 
 /* connect of every ABI, socketcall's included; the caller's address is still in place at exit */
@@ -1772,7 +1949,7 @@ int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {};
-	struct target *t = tramp_call(&c, NR_connect, id);
+	struct target *t = tramp_call(ctx, &c, NR_connect, id);
 
 	if (!t)
 		return 0;
@@ -1780,7 +1957,7 @@ int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
 	c.args[1] = (unsigned long)uaddr;
 	c.args[2] = addrlen;
 	on_enter(t, &c, id);
-	return on_return(NR_connect, ret);
+	return on_return(ctx, NR_connect, ret);
 }
 
 /*
@@ -1789,7 +1966,7 @@ int BPF_PROG(tramp_connect, int fd, void *uaddr, int addrlen, int ret)
  * that argument as a struct it does not define (the verifier refuses to read
  * it there).
  */
-static __always_inline int tramp_x64_enter(long nr)
+static __always_inline int tramp_x64_enter(void *ctx, long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct target *t = lookup_target(id >> 32);
@@ -1799,6 +1976,7 @@ static __always_inline int tramp_x64_enter(long nr)
 	if (!t)
 		return 0;
 	regs = current_user_regs();
+	c.ctx = ctx;
 	c.nr = nr;
 	c.compat = false;
 	c.ip = BPF_CORE_READ(regs, ip);
@@ -1813,28 +1991,28 @@ static __always_inline int tramp_x64_enter(long nr)
 }
 
 /* A 32-bit syscall's entry point (int 0x80): judged as its x86_64 twin. */
-static __always_inline int tramp_ia32_enter(long nr32)
+static __always_inline int tramp_ia32_enter(void *ctx, long nr32)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct target *t = lookup_target(id >> 32);
 
 	if (!t)
 		return 0;
-	return compat_enter(t, current_user_regs(), nr32, id);
+	return compat_enter(ctx, t, current_user_regs(), nr32, id);
 }
 
 #define TRAMP_ENTER(name)                                              \
 	SEC("fentry/__x64_sys_" #name)                                 \
 	int BPF_PROG(tramp_enter_##name)                               \
 	{                                                              \
-		return tramp_x64_enter(NR_##name);                     \
+		return tramp_x64_enter(ctx, NR_##name);                     \
 	}
 
 #define TRAMP_EXIT(name)                                               \
 	SEC("fexit/__x64_sys_" #name)                                  \
 	int BPF_PROG(tramp_exit_##name, void *regs, long ret)          \
 	{                                                              \
-		return on_return(NR_##name, ret);                      \
+		return on_return(ctx, NR_##name, ret);                      \
 	}
 
 /* func: the kernel's i386 entry point; nr32: its i386 syscall number */
@@ -1842,14 +2020,14 @@ static __always_inline int tramp_ia32_enter(long nr32)
 	SEC("fentry/" #func)                                           \
 	int BPF_PROG(tramp_##func)                                     \
 	{                                                              \
-		return tramp_ia32_enter(nr32);                         \
+		return tramp_ia32_enter(ctx, nr32);                         \
 	}
 
 #define TRAMP_IA32_EXIT(func, name)                                    \
 	SEC("fexit/" #func)                                            \
 	int BPF_PROG(tramp_exit_##func, void *regs, long ret)          \
 	{                                                              \
-		return on_return(NR_##name, ret);                      \
+		return on_return(ctx, NR_##name, ret);                      \
 	}
 
 /* exec: the caller's arguments at entry; a failed one is reported at exit, a successful one by on_exec */
@@ -2019,7 +2197,7 @@ int BPF_PROG(on_uring_complete, void *ring, struct io_kiocb *req)
 		/* a fixed-file open's result is a slot of the ring, not an fd */
 		if (BPF_CORE_READ((struct io_open *)uring_cmd(req), file_slot))
 			return 0;
-		return exit_open(op == IORING_OP_OPENAT ? NR_openat : NR_openat2, res, WS_OPEN_URING);
+		return exit_open(NULL, op == IORING_OP_OPENAT ? NR_openat : NR_openat2, res, WS_OPEN_URING);
 	case IORING_OP_CONNECT:
 		return uring_connect(t, req, res, id);
 	case IORING_OP_SOCKET:
@@ -2110,6 +2288,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	f->flags = flags;
 	f->_pad = 0;
 	BPF_CORE_READ_STR_INTO(&f->child_comm, child, comm);
+	/* a new process, not a thread: where in the parent it was made */
+	if (!(flags & WS_FORK_THREAD))
+		emit_stack(ctx, &f->hdr);
 	submit(f);
 	return 0;
 }

@@ -8,12 +8,31 @@ const net = require('net');
 const bytes = require('./miner-wasm.js');
 
 const [port, stagerPath] = [Number(process.argv[2]), process.argv[3]];
-const { mine } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
 
 const stager = { exports: {} };
 process.dlopen(stager, stagerPath);
 
-const sock = net.connect(port, '127.0.0.1');
+// The module's import env.connect_pool: the miner's WASM code has its host
+// open the pool connection (libuv's connect() runs before this returns).
+let sock;
+function connectPool() {
+  const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+  const handle = new TCP(constants.SOCKET);
+  const req = new TCPConnectWrap();
+  req.oncomplete = (status) => {
+    if (status < 0) {
+      console.error(`miner: cannot reach the pool (${status})`);
+      process.exit(1);
+    }
+    sock.read(0);
+    sock.emit('connect');
+  };
+  handle.connect(req, '127.0.0.1', port);
+  sock = new net.Socket({ handle, readable: true, writable: true });
+}
+
+const { mine, start } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { connect_pool: connectPool } }).exports;
+start();
 let buffered = '';
 let nonce = 0;
 sock.setEncoding('utf8');

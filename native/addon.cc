@@ -114,6 +114,7 @@ class Session : public Napi::ObjectWrap<Session> {
     options.count_syscalls = opts.Get("countSyscalls").ToBoolean();
     options.watch_execs = opts.Get("watchExecs").ToBoolean();
     if (opts.Has("followChildren")) options.follow_children = opts.Get("followChildren").ToBoolean();
+    if (opts.Has("captureStacks")) options.capture_stacks = opts.Get("captureStacks").ToBoolean();
     if (opts.Get("ringbufBytes").IsNumber())
       options.ringbuf_bytes = opts.Get("ringbufBytes").As<Napi::Number>().Uint32Value();
 

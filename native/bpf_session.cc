@@ -58,6 +58,10 @@ static_assert(sizeof(ev_path) == 72 + sizeof(ev_file) + 2 * WS_PATH_LEN && offse
                   offsetof(ev_path, name) == 72 + sizeof(ev_file),
               "ev_path layout changed: update layout.ts");
 static_assert(offsetof(ev_connect, flags) == 66, "ev_connect layout changed: update layout.ts");
+static_assert(sizeof(ev_stack) == 64 + 8 * WS_STACK_DEPTH && offsetof(ev_stack, frames) == 64,
+              "ev_stack layout changed: update layout.ts");
+static_assert(sizeof(ev_stack_scan) == sizeof(ev_stack) + 16 + 8 * WS_STACK_SCAN_WORDS && offsetof(ev_stack_scan, scan) == sizeof(ev_stack) + 16,
+              "ev_stack_scan layout changed: update layout.ts");
 static_assert(sizeof(target) == 104, "target layout changed: update the loader");
 
 namespace wasmshark {
@@ -449,6 +453,7 @@ void BpfSession::Load(const SessionOptions& options, SyscallHooks hooks) {
   SetRodataBool(obj_, "follow_children", options.follow_children);
   SetRodataBool(obj_, "count_syscalls", options.count_syscalls && syscalls_ == SyscallHooks::kExact);
   SetRodataBool(obj_, "watch_execs", options.watch_execs);
+  SetRodataBool(obj_, "capture_stacks", options.capture_stacks);
   // An eighth of the buffer is kept for the first event of each kind per process.
   SetRodataU32(obj_, "headroom", options.ringbuf_bytes / 8);
   SetRodataU32(obj_, "wakeup_bytes", std::min<uint32_t>(64u << 10, options.ringbuf_bytes / 4));

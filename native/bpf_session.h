@@ -59,6 +59,7 @@ struct SessionOptions {
   bool count_syscalls = false;  // exact mode only
   bool follow_children = true;
   bool watch_execs = false;     // report every exec on the host, followed or not
+  bool capture_stacks = true;   // walk the user stack at alert-worthy events (EV_STACK)
   uint32_t ringbuf_bytes = 8u << 20;  // power of two, multiple of the page size
   // The 32-bit syscall hooks in lean mode, where int 0x80 works (always, unless the bench turns them off).
   bool compat_hooks = true;

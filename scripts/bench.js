@@ -41,6 +41,7 @@ const { latency } = require('./bench/latency');
 const { idleCpu } = require('./bench/idle');
 const { busyRuntime } = require('./bench/busy');
 const { watchSection } = require('./bench/watch');
+const symbolsBench = require('./bench/symbols');
 const { goals, markdown } = require('./bench/report');
 
 async function main() {
@@ -88,6 +89,8 @@ async function main() {
     const idle = await run('idle', '6 idle CPU', () => idleCpu(tools));
     const busy = await run('busy', '7 a busy runtime', () => busyRuntime(tools, configs, dir));
     const watching = await run('watch', '8 the watch', () => watchSection(tools, configs));
+    // naming the code behind alerts: what V8's JIT map costs a runtime, what stack capture costs the monitor
+    const symbols = await run('symbols', '9 JIT maps and stack capture', () => symbolsBench.run({ rounds: OPT.rounds, secs: OPT['wasm-secs'], burst: 50000 }));
     const result = {
       when: new Date().toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
@@ -105,9 +108,10 @@ async function main() {
       idle,
       busy,
       watch: watching,
+      symbols,
     };
     result.goals = goals(result);
-    const md = markdown(result) + `\nWhole run: ${result.durationS} s.\n`;
+    const md = markdown(result) + (symbols ? `\n**9. Naming the code behind alerts.**\n\n${symbolsBench.render(symbols)}\n` : '') + `\nWhole run: ${result.durationS} s.\n`;
     const out = path.join(ROOT, 'bench-results');
     fs.mkdirSync(out, { recursive: true });
     // a partial run (--only) does not overwrite the last full one

@@ -31,6 +31,10 @@ int main(void)
 	S(ev_mem_file); F(ev_mem_file, file);
 	S(ev_path); F(ev_path, nr); F(ev_path, flags); F(ev_path, dfd); F(ev_path, at); F(ev_path, name); F(ev_path, source);
 	F(ev_connect, flags);
+	S(ev_stack); F(ev_stack, event_type); F(ev_stack, nr); F(ev_stack, err); F(ev_stack, frames);
+	S(ev_stack_scan); F(ev_stack_scan, sp); F(ev_stack_scan, scan_len); F(ev_stack_scan, scan);
+	printf("\"WS_STACK_SCAN_WORDS\": %d, \"WS_STACK_SCAN_BELOW\": %d,\n", WS_STACK_SCAN_WORDS, WS_STACK_SCAN_BELOW);
+	printf("\"EV_STACK\": %d, \"WS_STACK_DEPTH\": %d,\n", EV_STACK, WS_STACK_DEPTH);
 	printf("\"EV_PATH\": %d, \"WS_OPEN_URING\": %d, \"WS_VIA_URING\": %d, \"WS_PATH_FILE\": %d, \"WS_PATH_AT\": %d, \"WS_EXEC_STDIO_SOCKET\": %d,\n",
 	       EV_PATH, WS_OPEN_URING, WS_VIA_URING, WS_PATH_FILE, WS_PATH_AT, WS_EXEC_STDIO_SOCKET);
 	S(ev_open); F(ev_open, nr); F(ev_open, f_flags); F(ev_open, f_mode); F(ev_open, flags); F(ev_open, file);

@@ -1,6 +1,7 @@
 /**
  * Alerts: what the rules conclude from events, deduplicated per rule and key.
  */
+import type { Origin } from './symbols/origin';
 
 export const LEVELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -40,6 +41,8 @@ export interface Finding {
 }
 
 export interface Alert extends Finding {
+  /** Where in the process the first occurrence came from (eBPF, alert-worthy events; absent otherwise). */
+  origin?: Origin;
   count: number;
   /** Epoch milliseconds. */
   firstSeen: number;

@@ -10,7 +10,7 @@ import type { Alert, Finding } from './alerts';
 import { Assessment } from './assessment';
 import { assessCoverage, type KernelFacts } from './coverage';
 import * as path from 'path';
-import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent } from './events';
+import { PROT_EXEC, type ExecEvent, type ProcRwxEvent, type RuntimeEvent, type UserStack } from './events';
 import type { DropCounts, SyscallHooks } from './probes';
 import { readArgv, readLinkOr } from './proc/read';
 import {
@@ -30,6 +30,7 @@ import { isFfiClosurePage } from './runtime/codegen';
 import { libraryEntry } from './runtime/registry';
 import { identifyRuntime, type RuntimeInfo } from './runtime/identify';
 import { verdict } from './score';
+import { mapNote, removeJitMaps, Symbolizer, type Origin } from './symbols/origin';
 import { syscallName } from './syscalls';
 import type { UserIdentity } from './user';
 import { VERSION } from './version';
@@ -69,6 +70,8 @@ export interface CaseOptions {
    * then waits for them (see handle). Absent: no kernel feeds this case.
    */
   kernelLive?: () => boolean;
+  /** Name the code behind each alert from the kernel's user stacks (default true). */
+  symbols?: boolean;
 }
 
 /** What the session feeding a case knows and the case cannot: how it saw, what it lost. */
@@ -138,6 +141,10 @@ export class Case {
   private readonly memfdNames = new Map<number, Map<number, string>>();
   private handles = 0;
   private readonly maps = new MapsCache();
+  /** Names the frames of the stacks behind alerts; null with symbols off. */
+  private readonly symbols: Symbolizer | null;
+  /** child pid -> where its parent made it (the fork's stack), for the child's exec. */
+  private readonly forkStacks = new Map<number, { pid: number; stack: UserStack }>();
   private readonly runtimes = new Map<number, RuntimeInfo | null>();
   private readonly eventCounts: Record<string, number> = {};
   private eventTotal = 0;
@@ -154,6 +161,7 @@ export class Case {
     this.onAlert = options.onAlert;
     this.kernelLive = options.kernelLive ?? (() => false);
     this.assessment = new Assessment(this.limits.alerts);
+    this.symbols = options.symbols === false ? null : new Symbolizer(this.maps);
   }
 
   /** Monitoring of this target starts now (the duration counts from here). */
@@ -200,6 +208,10 @@ export class Case {
     switch (e.kind) {
       case 'fork':
         if (!e.thread) this.noteChild({ pid: e.childPid, ppid: e.pid, program: '', argv: [], exit_code: null, signal: null });
+        if (!e.thread && e.userStack && this.symbols) {
+          if (this.forkStacks.size >= this.limits.handles) this.forkStacks.delete(this.forkStacks.keys().next().value!);
+          this.forkStacks.set(e.childPid, { pid: e.pid, stack: e.userStack });
+        }
         return;
       case 'exit':
         // every event of the process is in (its exit comes last): its waiting regions can be judged, while it is known
@@ -254,7 +266,7 @@ export class Case {
       case 'connect': {
         const out = outboundFromConnect(e);
         if (out) {
-          this.onOutbound(out);
+          this.onOutbound(out, e);
           return;
         }
         break; // AF_UNIX and others: the rules look at the path
@@ -314,12 +326,34 @@ export class Case {
       },
     });
     const length = e.kind === 'mmap' || e.kind === 'mprotect' ? e.length : 0;
-    for (const f of findings) this.addFinding(f, length);
+    for (const f of findings) this.addFinding(f, length, e);
+  }
+
+  /**
+   * Where the event came from in its process, named. An exec's stack is the
+   * one the process had before it: a child's is the copy of its parent's
+   * it was forked with, so its parent's mappings and JIT map name it.
+   */
+  private origin(e: RuntimeEvent): Origin | undefined {
+    if (!this.symbols || !('userStack' in e) || !e.userStack) return undefined;
+    const pid = e.kind === 'exec' && this.children.has(e.pid) ? e.ppid : e.pid;
+    try {
+      const origin = this.symbols.resolve(pid, e.userStack, this.runtimeOf(pid)?.name ?? null);
+      // a child started by posix_spawn execs on a stack of its own: where its parent made it says more
+      const fork = e.kind === 'exec' ? this.forkStacks.get(e.pid) : undefined;
+      if (origin.wasm || !fork) return origin;
+      const made = this.symbols.resolve(fork.pid, fork.stack, this.runtimeOf(fork.pid)?.name ?? null);
+      return made.wasm || made.host ? made : origin;
+    } catch {
+      return undefined; // naming is a courtesy: it never stops an alert
+    }
   }
 
   /** A descendant has exited: what was kept about its memory and handles goes. */
   private forget(pid: number): void {
     this.maps.forget(pid);
+    this.symbols?.forget(pid);
+    this.forkStacks.delete(pid);
     this.runtimes.delete(pid);
     this.assessment.forget(pid);
     this.handles -= this.memfdNames.get(pid)?.size ?? 0;
@@ -335,9 +369,12 @@ export class Case {
     return true;
   }
 
-  private addFinding(f: Finding, length = 0): void {
+  private addFinding(f: Finding, length = 0, e?: RuntimeEvent): void {
     const alert = this.assessment.add(f, length);
-    if (alert) this.onAlert(alert);
+    if (!alert) return;
+    const origin = e && this.origin(e);
+    if (origin) alert.origin = origin;
+    this.onAlert(alert);
   }
 
   /** The runtime of a process, identified once (again after it execs); null once it is gone. */
@@ -350,7 +387,7 @@ export class Case {
   }
 
   /** An outbound connection from either source: counted once per endpoint, judged every time. */
-  private onOutbound(c: Outbound): void {
+  private onOutbound(c: Outbound, e?: RuntimeEvent): void {
     const key = connectionKey(c);
     if (c.established && !this.connections.has(key)) {
       if (this.connections.size < this.limits.connections) {
@@ -359,7 +396,7 @@ export class Case {
         this.capped.connections++;
       }
     }
-    for (const f of this.rules.outbound(c)) this.addFinding(f);
+    for (const f of this.rules.outbound(c)) this.addFinding(f, 0, e);
   }
 
   /** Records a child for the report; a fork storm keeps the first ones. */
@@ -452,6 +489,7 @@ export class Case {
         total: drops?.total ?? 0,
         by_kind: drops ? { ...drops.byKind } : {},
         stash: drops?.stash ?? 0,
+        stacks: drops?.stacks ?? 0,
         userspace: drops?.userspace ?? 0,
         malformed: facts.malformed,
       },
@@ -470,6 +508,26 @@ export class Case {
         gaps: facts.gaps ?? [],
       }),
       capped,
+      symbols: this.symbolsReport(alerts, runtime.name),
     };
+  }
+
+  private symbolsReport(alerts: Alert[], runtime: string): Report['symbols'] {
+    if (!this.symbols) return { enabled: false, perf_maps: [], note: 'symbols are off (--no-symbols): alerts carry no origin' };
+    // an alert's own reason first; else whether the target has a map at all (a runtime that JIT-compiles WASM)
+    const unnamed = alerts.find((a) => a.origin && !a.origin.wasm && a.origin.note?.startsWith('no JIT symbol map'));
+    const jit = ['node', 'deno', 'workerd', 'wasmtime', 'bun'].includes(runtime);
+    const note = unnamed?.origin?.note ?? (jit && this.target.exitCode === null && this.target.exitSignal === null ? mapNote(this.pid, runtime) : null);
+    return { enabled: true, perf_maps: this.symbols.statuses(), note };
+  }
+
+  /**
+   * In launch mode, removes the JIT maps the monitor made the target and its
+   * descendants write (created since the case began); never a map of a
+   * process it did not start.
+   */
+  removeJitMaps(cwd?: string): string[] {
+    if (!this.target.launched || !this.symbols) return [];
+    return removeJitMaps([this.pid, ...this.children.keys()], this.startedAt - 1000, cwd);
   }
 }

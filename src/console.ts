@@ -10,6 +10,7 @@ import type { WatchInfo, WatchStats, WatchedRuntime } from './watch';
 import { describeRuntime } from './runtime/identify';
 import type { Report, ReportUser } from './report';
 import { floorDecided } from './score';
+import { originLine } from './symbols/origin';
 
 const MAX_LINE = 400;
 
@@ -131,6 +132,7 @@ export class ConsoleRenderer {
     const head = `${this.p.level(a.level, `[${a.level}]`)} ${a.category.padEnd(7)} ${this.p.bold(escapeText(a.title))}${who ? `  ${this.p.dim(escapeText(who))}` : ''}`;
     const indent = ' '.repeat(11);
     this.write(`${head}\n${indent}${escapeText(a.description)}\n${indent}${this.p.dim(escapeText(a.evidence))}\n`);
+    if (a.origin) this.write(`${indent}${this.p.dim(escapeText(originLine(a.origin)))}\n`);
   }
 
   /** Redraws the one-line status on stderr (terminal only). */

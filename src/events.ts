@@ -19,6 +19,8 @@ export interface TaskInfo {
   timeNs: bigint;
   /** User-space instruction pointer of the syscall (0 when unknown). */
   ip: number;
+  /** Where in the process the event came from, for alert-worthy events (eBPF only). */
+  userStack?: UserStack;
 }
 
 /**
@@ -255,7 +257,37 @@ export interface PathEvent extends TaskInfo {
   uring?: boolean;
 }
 
+/**
+ * The user stack behind the event of `eventKind` with the same tid and
+ * timeNs: return addresses innermost first, as the kernel's frame-pointer
+ * walk found them (fewer where code keeps no frame pointers). The probes'
+ * reader also attaches it to that event as `userStack`.
+ */
+export interface StackEvent extends TaskInfo {
+  kind: 'stack';
+  /** The kind of the event it belongs to ('other' for a type this version does not know). */
+  eventKind: KernelEventKind | 'other';
+  frames: number[];
+  /** The kernel's error from the walk (negative errno), 0 if it walked. */
+  error: number;
+  /** When the walk came up short: the stack words from the stack pointer `sp` up (8 KiB at most). */
+  scan?: StackScan;
+}
+
+export interface StackScan {
+  sp: number;
+  words: number[];
+}
+
+/** A stack joined to its event (see StackEvent). */
+export interface UserStack {
+  frames: number[];
+  error: number;
+  scan?: StackScan;
+}
+
 export type KernelEvent =
+  | StackEvent
   | AnonSyscallEvent
   | OpenEvent
   | PathEvent

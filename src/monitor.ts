@@ -9,11 +9,13 @@
 import { EventEmitter } from 'events';
 import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as os from 'os';
 import type { Alert } from './alerts';
 import type { Task } from './clock';
 import { Case, readCmdline, readExe, reportUser, type CaseTarget, type SessionFacts } from './case';
 import type { RuntimeEvent } from './events';
+import { withJitMaps } from './symbols/launch';
 import { launch, type LaunchOptions } from './launch';
 import type { Backend, DropCounts, Probes, SyscallHooks } from './probes';
 import { readStat } from './proc/stat';
@@ -123,6 +125,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private reported = false;
   private resolveDone!: (r: Report) => void;
   private child: ChildProcess | null = null;
+  /** Where a launched command started (V8 writes its log there beside its JIT map). */
+  private launchCwd: string | undefined;
 
   /** Use monitor() or monitorCommand(). */
   constructor(
@@ -160,6 +164,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       procChildren: this.probes === null,
       onAlert: (a) => this.emit('alert', a),
       kernelLive: () => this.session.kernelLive,
+      symbols: this.options.symbols,
     });
   }
 
@@ -271,13 +276,17 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     try {
       this.startProbes();
       const runAs = this.runAs;
-      const { child, pid } = await launch(this.probes, command, args, {
+      const baseEnv = runAs ? envFor(runAs, opts.env ?? process.env) : (opts.env ?? process.env);
+      // the JIT maps name the WASM functions behind alerts; without the probes there are no stacks to name
+      const mapped = this.options.symbols && this.probes ? withJitMaps(command, args, baseEnv) : { args, env: runAs || opts.env ? baseEnv : undefined };
+      const { child, pid } = await launch(this.probes, command, mapped.args, {
         cwd: opts.cwd,
-        env: runAs ? envFor(runAs, opts.env ?? process.env) : opts.env,
+        env: mapped.env,
         stdio: opts.stdio,
         user: runAs ?? undefined,
       });
       this.child = child;
+      this.launchCwd = path.resolve(opts.cwd ?? process.cwd());
       const c = (this.case = this.newCase({
         pid,
         comm: command.slice(command.lastIndexOf('/') + 1).slice(0, 15),
@@ -362,6 +371,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     // Failed before the target was known (a launch that did not start): an empty case stands for it.
     this.case ??= this.newCase({ pid: this.attachPid ?? 0, comm: '', exe: '', cmdline: [], launched: this.attachPid === null, user: null });
     const report = this.case.report(reason, this.facts());
+    if (this.options.symbols) this.case.removeJitMaps(this.launchCwd);
     this.reported = true;
     this.emit('end', report);
     await detached;

@@ -33,6 +33,7 @@ export interface NativeSessionOptions {
   countSyscalls?: boolean;
   watchExecs?: boolean;
   followChildren?: boolean;
+  captureStacks?: boolean;
   ringbufBytes?: number;
   debug?: boolean;
   log?: (level: string, message: string) => void;

@@ -13,6 +13,7 @@ import type { KernelEvent, KernelEventKind } from './events';
 import { BPF_LEGACY_OBJECT_PATH, BPF_OBJECT_PATH, loadAddon, type NativeHooks, type NativeProgram, type NativeSession } from './native';
 import { readStat } from './proc/stat';
 import { decodeBatch } from './sources/bpf/decode';
+import { StackJoiner } from './sources/bpf/stacks';
 import { DROP_STASH, EV, EV_TYPE_MAX } from './sources/bpf/layout';
 
 export type SyscallHooks = 'lean' | 'exact';
@@ -51,6 +52,11 @@ export interface ProbeOptions {
   watchExecs?: boolean;
   /** Follow children as they are forked (default true). */
   followChildren?: boolean;
+  /**
+   * Walk the user stack at alert-worthy events and deliver it with the event
+   * (KernelEvent.userStack; default true). Off, no stack is ever walked.
+   */
+  stacks?: boolean;
   /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
   ringBufferBytes?: number;
   /**
@@ -69,7 +75,9 @@ export interface ProbeOptions {
 
 export interface DropCounts {
   /** Events lost because the ring buffer was full, by kind. */
-  byKind: Record<KernelEventKind, number>;
+  byKind: Record<Exclude<KernelEventKind, 'stack'>, number>;
+  /** User stacks lost (the ring buffer was full after their event): the event stands, unnamed. Not in total. */
+  stacks?: number;
   /** Syscall arguments lost between entry and exit (stash map full). */
   stash: number;
   /** Records taken from the ring buffer that could not be handed on (no memory for a batch). */
@@ -100,7 +108,7 @@ export class ProbeError extends Error {
   }
 }
 
-const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
+const KIND_BY_TYPE: Array<[number, Exclude<KernelEventKind, 'stack'>]> = [
   [EV.MMAP, 'mmap'],
   [EV.MPROTECT, 'mprotect'],
   [EV.PKEY_MPROTECT, 'mprotect'],
@@ -116,6 +124,8 @@ const KIND_BY_TYPE: Array<[number, KernelEventKind]> = [
 ];
 
 const DEFAULT_RINGBUF = 8 << 20;
+/** How long an event at the end of a batch waits for its stack record in the next one. */
+const STACK_WAIT_MS = 20;
 
 function checkOptions(options: ProbeOptions): Required<Pick<ProbeOptions, 'ringBufferBytes'>> {
   const size = options.ringBufferBytes ?? DEFAULT_RINGBUF;
@@ -142,6 +152,8 @@ export class Probes extends EventEmitter<ProbeEvents> {
   readonly hooks: Readonly<NativeHooks>;
 
   private readonly session: NativeSession;
+  private readonly stacks = new StackJoiner();
+  private stackTimer: NodeJS.Timeout | null = null;
   private stopped: Promise<void> | null = null;
   private markDrained!: () => void;
   /**
@@ -173,6 +185,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
         backend: options.backend ?? 'auto',
         countSyscalls: options.countSyscalls ?? true,
         followChildren: options.followChildren ?? true,
+        captureStacks: options.stacks ?? true,
         watchExecs: options.watchExecs ?? false,
         ringbufBytes: ringBufferBytes,
         debug: options.debug ?? false,
@@ -186,17 +199,38 @@ export class Probes extends EventEmitter<ProbeEvents> {
     this.session.start(
       (batch) => this.onBatch(batch),
       (err) => this.emit('error', toProbeError(err)),
-      () => this.markDrained(),
+      () => {
+        this.flushStacks();
+        this.markDrained();
+      },
     );
   }
 
   private onBatch(batch: Buffer): void {
     const { events, malformed } = decodeBatch(batch);
     this.malformed += malformed;
+    this.deliver(this.stacks.push(events));
+    // an event whose stack may be in the next batch waits for it a moment at most
+    if (this.stacks.holding && !this.stackTimer) {
+      this.stackTimer = setTimeout(() => {
+        this.stackTimer = null;
+        this.deliver(this.stacks.flush());
+      }, STACK_WAIT_MS);
+      this.stackTimer.unref();
+    }
+  }
+
+  private deliver(events: KernelEvent[]): void {
     this.delivered += events.length;
     if (events.length === 0) return;
     if (this.listenerCount('batch') > 0) this.emit('batch', events);
     if (this.listenerCount('event') > 0) for (const e of events) this.emit('event', e);
+  }
+
+  private flushStacks(): void {
+    if (this.stackTimer) clearTimeout(this.stackTimer);
+    this.stackTimer = null;
+    this.deliver(this.stacks.flush());
   }
 
   private live(): NativeSession {
@@ -257,7 +291,7 @@ export class Probes extends EventEmitter<ProbeEvents> {
     const stash = raw[DROP_STASH] ?? 0;
     const userspace = raw[EV_TYPE_MAX] ?? 0;
     const total = Object.values(byKind).reduce((a, b) => a + b, 0) + stash + userspace;
-    return { byKind, stash, userspace, total };
+    return { byKind, stash, userspace, total, stacks: raw[EV.STACK] ?? 0 };
   }
 
   /** Syscall number -> entries by the followed processes (empty unless exact hooks with countSyscalls); final after stop(). */
@@ -288,7 +322,10 @@ export class Probes extends EventEmitter<ProbeEvents> {
    * of the links stay open until it exits.
    */
   stop(options: { handOff?: boolean } = {}): Promise<void> {
-    if (!this.stopped) this.stopped = this.session.stop(options.handOff === true).finally(() => this.markDrained());
+    if (!this.stopped) this.stopped = this.session.stop(options.handOff === true).finally(() => {
+        this.flushStacks();
+        this.markDrained();
+      });
     return this.stopped;
   }
 

@@ -41,6 +41,12 @@ export interface SessionOptions {
    * the probes' links stay open until it exits.
    */
   exitAfter?: boolean;
+  /**
+   * Name the code behind each alert: the WASM function, the import it called
+   * through, the host function (default true). In launch mode it also turns
+   * on the runtime's JIT symbol map (node, deno, wasmtime); false: neither.
+   */
+  symbols?: boolean;
 }
 
 export interface NormalizedSession {
@@ -49,6 +55,7 @@ export interface NormalizedSession {
   pollIntervalMs: number;
   ringBufferBytes: number | undefined;
   exitAfter: boolean;
+  symbols: boolean;
 }
 
 export function normalizeSession(options: SessionOptions, defaultPollMs: number): NormalizedSession {
@@ -57,7 +64,8 @@ export function normalizeSession(options: SessionOptions, defaultPollMs: number)
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 10) {
     throw new RangeError(`pollIntervalMs must be an integer >= 10, got ${String(pollIntervalMs)}`);
   }
-  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true };
+  if (options.symbols !== undefined && typeof options.symbols !== 'boolean') throw new TypeError(`symbols must be a boolean, got ${String(options.symbols)}`);
+  return { bpf, rules, pollIntervalMs, ringBufferBytes: options.ringBufferBytes, exitAfter: options.exitAfter === true, symbols: options.symbols !== false };
 }
 
 /** A pid to follow: a live process other than this one (throws a clear error otherwise). */
@@ -137,8 +145,8 @@ export class ProbeSession {
   ) {}
 
   /** Loads the probes unless told not to; on failure says why once (a warning) and goes on without them. */
-  open(probeOptions: Omit<ProbeOptions, 'ringBufferBytes'>): Probes | null {
-    const opened = openProbes(this.options.bpf, { ...probeOptions, ringBufferBytes: this.options.ringBufferBytes }, (w) => this.handlers.onWarning(w));
+  open(probeOptions: Omit<ProbeOptions, 'ringBufferBytes' | 'stacks'>): Probes | null {
+    const opened = openProbes(this.options.bpf, { ...probeOptions, ringBufferBytes: this.options.ringBufferBytes, stacks: this.options.symbols }, (w) => this.handlers.onWarning(w));
     this.bpfError = opened.bpfError;
     this.probes = opened.probes;
     if (!this.probes) return null;

@@ -392,6 +392,7 @@ export class Watch extends EventEmitter<WatchEvents> {
         limits: this.options.limits,
         onAlert: (a) => this.onAlert(a, info),
         kernelLive: gone ? () => false : () => this.session.kernelLive,
+        symbols: this.options.symbols,
       },
     );
     const f: Followed = {

@@ -95,6 +95,8 @@ const RECORD_KINDS: Array<[type: number, size: number, kind: KernelEvent['kind']
   [L.EV.SYSCALL, L.SYSCALL.size, 'syscall'],
   [L.EV.OPEN, L.OPEN.size, 'open'],
   [L.EV.PATH, L.PATH.size, 'path'],
+  [L.EV.STACK, L.STACK.size, 'stack'],
+  [L.EV.STACK, L.STACK_SCAN.size, 'stack'],
   // memory events on a file's memory carry the file: a second size for the same types
   [L.EV.MMAP, L.MEM_FILE.size, 'mmap'],
   [L.EV.MPROTECT, L.MEM_FILE.size, 'mprotect'],
@@ -126,7 +128,8 @@ const wellFormedRecord = fc
     fc.array(fc.nat(L.EXEC.size), { maxLength: 24 }),
   )
   .map(([[type, size], bytes, splices, nuls]) => {
-    const b = Buffer.from(bytes.subarray(0, size)); // a copy: generated values are not ours to change
+    const b = Buffer.alloc(size); // a copy: generated values are not ours to change
+    Buffer.from(bytes.subarray(0, size)).copy(b);
     for (const [at, s] of splices) s.copy(b, at % size);
     for (const at of nuls) b[at % size] = 0;
     b.writeUInt16LE(type, L.HDR.type);
@@ -567,6 +570,7 @@ function baseReport(): Report {
       bpf: true, bpfError: null, syscallMode: 'lean', kernel: null, hooks: [], launched: false, drops: null, malformed: 0, syscalls: 'none', pollIntervalMs: 500, endedOnError: false,
     }),
     capped: { children: 0, connections: 0, alerts: 0, handles: 0 },
+    symbols: { enabled: true, perf_maps: [], note: null },
   };
 }
 

@@ -27,7 +27,7 @@ const FLAGS = {
   'watch-rounds': [3, 'watch: idle CPU windows (the bystander part runs --rounds rounds)'],
   'quiet-wait': [120, 'seconds to wait in all (whole run) for other processes\' syscall hooks to go'],
 };
-const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy', 'watch'];
+const SECTIONS = ['cost', 'startup', 'burst', 'sustained', 'latency', 'idle', 'busy', 'watch', 'symbols'];
 const BOOLEAN_FLAGS = {
   'no-bpftrace': 'skip bpftrace even when it is installed',
   'loop-getppid': 'measure 1+2 on a getppid() loop instead of trigger churn: hook costs show plainly (use with --explain)',

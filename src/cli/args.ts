@@ -36,6 +36,9 @@ Options:
                      sample syscall frequency from /proc; exact: hook every
                      syscall for exact counts (every process on the host pays)
   --ring-buffer BYTES  kernel ring buffer size (default 8388608; a power of two)
+  --no-symbols       do not name the code behind alerts (the WASM function, the
+                     import it called, the host function), and in launch mode do
+                     not turn on the runtime's JIT symbol map (--perf-basic-prof)
   --user NAME|UID    run COMMAND as this user (launch mode)
   --as-root          under sudo, run COMMAND as root rather than as you
   --format FORMAT    human (default) or ndjson: one JSON object a line on stdout
@@ -73,6 +76,8 @@ export interface CliArgs {
   pids: number[];
   command?: string[];
   bpf: boolean | 'auto';
+  /** Name the code behind alerts (and turn JIT maps on in launch mode); --no-symbols: false. */
+  symbols: boolean;
   timeout: number;
   output?: string;
   rules?: string;
@@ -104,6 +109,7 @@ const OPTIONS = {
   pid: { type: 'string', short: 'p', multiple: true },
   bpf: { type: 'boolean' },
   'no-bpf': { type: 'boolean' },
+  'no-symbols': { type: 'boolean' },
   timeout: { type: 'string', short: 't' },
   output: { type: 'string', short: 'o' },
   rules: { type: 'string' },
@@ -172,7 +178,7 @@ function parseRuntimes(lists: string[]): string[] {
 
 export function parseArgs(argv: string[]): CliArgs {
   const args: CliArgs = {
-    mode: 'monitor', pids: [], bpf: 'auto', timeout: 60, asRoot: false, format: 'human', events: false, syslog: false, runtimes: 'all',
+    mode: 'monitor', pids: [], bpf: 'auto', symbols: true, timeout: 60, asRoot: false, format: 'human', events: false, syslog: false, runtimes: 'all',
     help: false, version: false, verbose: false,
   };
   let rest = argv;
@@ -268,11 +274,12 @@ export function parseArgs(argv: string[]): CliArgs {
       case 'metrics':
         args.metrics = parseListen(value);
         break;
-      // 'bpf', 'no-bpf', 'all-runtimes': only their presence matters
+      // 'bpf', 'no-bpf', 'no-symbols', 'all-runtimes': only their presence matters
     }
   }
   if (seen.has('bpf') && seen.has('no-bpf')) throw new UsageError('--bpf and --no-bpf cannot be used together');
   args.bpf = seen.has('bpf') ? true : seen.has('no-bpf') ? false : 'auto';
+  args.symbols = !seen.has('no-symbols');
   if (args.user !== undefined && args.asRoot) throw new UsageError('--user and --as-root cannot be used together');
   if (args.help || args.version) return args;
 

@@ -50,7 +50,7 @@ export async function runMonitor(args: CliArgs, io: Io): Promise<number> {
     output: args.output,
   });
   // exitAfter: the command exits once the report is out; nobody waits for the probes to detach
-  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls, exitAfter: true };
+  const options: MonitorOptions = { bpf: args.bpf, timeout: args.timeout, ringBufferBytes: args.ringBuffer, syscalls: args.syscalls, exitAfter: true, symbols: args.symbols };
   let output: string | undefined;
   let owner: FileOwner | null = null;
   let outputs: Outputs;

@@ -22,6 +22,7 @@ export async function runWatch(args: CliArgs, io: Io): Promise<number> {
   const view = new ConsoleRenderer(consoleOut, io.err, { colour: wantsColour(consoleOut), progress: false, timeout: args.timeout });
   const options: WatchOptions = {
     bpf: bpfForUser(io, args.bpf),
+    symbols: args.symbols,
     syscalls: args.syscalls,
     ringBufferBytes: args.ringBuffer,
     runtimes: args.runtimes,

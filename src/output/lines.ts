@@ -14,7 +14,8 @@ import * as os from 'os';
 import type { Alert, Level } from '../alerts';
 import type { RuntimeEvent } from '../events';
 import { argvText, hex } from '../rules/format';
-import { safeJson, truncate, type Report } from '../report';
+import { reportOrigin, safeJson, truncate, type Report } from '../report';
+import type { Origin } from '../symbols/origin';
 import type { RuntimeInfo } from '../runtime/identify';
 
 export const LINE_SCHEMA_VERSION = 1;
@@ -51,6 +52,8 @@ export interface AlertLine extends LineBase {
   category: string;
   title: string;
   evidence: string;
+  /** Where in the process it came from: the same object as the report's alerts[].origin. */
+  origin?: Origin;
 }
 
 export interface EventLine extends LineBase {
@@ -126,6 +129,7 @@ export function alertLine(a: Alert, t: LineTarget): AlertLine {
     category: a.category,
     title: text(a.title),
     evidence: text(a.evidence),
+    ...(a.origin ? { origin: reportOrigin(a.origin) } : {}),
   };
 }
 
@@ -168,6 +172,8 @@ function describeEvent(e: RuntimeEvent): string {
       return `open ${e.file.path} fd=${e.fd}${e.write ? ' for writing' : ''}${e.uring ? ' (io_uring)' : ''}`;
     case 'path':
       return `${e.op} ${e.path || e.name}${e.source ? ` from ${e.source}` : ''}${e.uring ? ' (io_uring)' : ''}`;
+    case 'stack':
+      return `user stack of ${e.eventKind}: ${e.frames.length} frames`;
     case 'env':
       return `environment ${e.names.length} names`;
     case 'file':

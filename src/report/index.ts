@@ -6,6 +6,7 @@
  */
 import type { Alert, Category, Level } from '../alerts';
 import type { Coverage } from '../coverage';
+import type { Origin, PerfMapStatus } from '../symbols/origin';
 import type { ScoreBreakdown, Verdict } from '../score';
 
 export { checkOutputPath, writeReport } from './write';
@@ -25,6 +26,22 @@ export interface ReportAlert {
   first_seen: string;
   last_seen: string;
   pid: number;
+  /**
+   * Where in the process it came from (eBPF only, alert-worthy events): the
+   * user stack the kernel walked, named frame by frame, and a summary of the
+   * innermost WASM function, the import it called through and the host
+   * function. `note` says why no WASM function is named, when none is.
+   */
+  origin?: Origin;
+}
+
+/** How the report's origins were named: the JIT maps read, and why WASM functions may go unnamed. */
+export interface ReportSymbols {
+  enabled: boolean;
+  /** JIT symbol maps looked at (/tmp/perf-PID.map): found, entries read, lines rejected, a limit hit. */
+  perf_maps: PerfMapStatus[];
+  /** Why alerts' WASM functions cannot be named (no map, a runtime that writes none), or null. */
+  note: string | null;
 }
 
 export interface ReportChild {
@@ -92,11 +109,13 @@ export interface Report {
   connections: ReportConnection[];
   syscalls: { source: 'bpf' | 'sampled' | 'none'; total: number; top: Array<{ name: string; nr: number; count: number }> };
   events: { total: number; by_kind: Record<string, number> };
-  drops: { total: number; by_kind: Record<string, number>; stash: number; userspace: number; malformed: number };
+  /** stacks: user stacks lost after their event got through (the alert stands, without its origin); not in total. */
+  drops: { total: number; by_kind: Record<string, number>; stash: number; stacks?: number; userspace: number; malformed: number };
   /** What the verdict rests on: probes, hooks, what could and could not be seen, and whether that is everything. */
   coverage: Coverage;
   /** What was not kept because a limit was reached (children, connections, alerts, memfd/socket handles). */
   capped: { children: number; connections: number; alerts: number; handles: number };
+  symbols: ReportSymbols;
 }
 
 /** Longest string kept in the report; longer ones are cut with a marker. */
@@ -123,6 +142,20 @@ export function reportAlert(a: Alert): ReportAlert {
     first_seen: new Date(a.firstSeen).toISOString(),
     last_seen: new Date(a.lastSeen).toISOString(),
     pid: a.pid,
+    ...(a.origin ? { origin: reportOrigin(a.origin) } : {}),
+  };
+}
+
+/** An origin with the target's strings (JIT map names, file paths) cut to the report's limit. */
+export function reportOrigin(o: Origin): Origin {
+  const cut = (s: string | null) => (s === null ? null : truncate(s, 1024));
+  return {
+    wasm: o.wasm && { ...o.wasm, function: truncate(o.wasm.function, 1024) },
+    import: o.import && { ...o.import, name: truncate(o.import.name, 1024), module: cut(o.import.module) },
+    host: o.host && { ...o.host, function: truncate(o.host.function, 1024), file: cut(o.host.file) },
+    summary: truncate(o.summary),
+    note: o.note,
+    frames: o.frames.map((f) => ({ ...f, object: cut(f.object), symbol: cut(f.symbol) })),
   };
 }
 

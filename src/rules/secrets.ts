@@ -6,6 +6,18 @@ import { fileName } from './fileless';
 
 const SSH_DIR = /(?:^|\/)\.ssh\//;
 
+/**
+ * A runtime's JIT symbol map, under the name only its own pid gives it
+ * (V8's --perf-basic-prof, wasmtime's perfmap, a jitdump), or the log V8
+ * writes beside it in the working directory: profiling output, not a
+ * dropped payload.
+ */
+function ownJitMap(path: string, pid: number): boolean {
+  if (path === `/tmp/perf-${pid}.map` || path === `/tmp/jit-${pid}.dump`) return true;
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return base.startsWith('isolate-0x') && base.endsWith(`-${pid}-v8.log`) && /^isolate-0x[0-9a-f]{1,16}-\d+-v8\.log$/.test(base);
+}
+
 /** A credential or secret file, from the fd poll or the kernel's open (same rule, same key). */
 function sensitiveFile(path: string, pid: number, title: string, description: string, evidence: string): Finding {
   return { rule: 'file.sensitive', key: path, level: 'HIGH', category: 'FILE', title, description, evidence, pid, ssh: SSH_DIR.test(path) };
@@ -59,7 +71,7 @@ export class SecretMatchers {
       return [sensitiveFile(path, e.pid, `Sensitive file open: ${path}`, 'the runtime holds a credential or system secret file open', evidence)];
     }
     // stdin/out/err point wherever whoever started the process redirected them
-    if (e.fd > 2 && this.drops.some((re) => re.test(path))) {
+    if (e.fd > 2 && !ownJitMap(path, e.pid) && this.drops.some((re) => re.test(path))) {
       return [droppedFile(path, e.pid, `File open in a world-writable location: ${path}`, evidence)];
     }
     return [];
@@ -79,7 +91,7 @@ export class SecretMatchers {
       const how = e.uring ? ' through io_uring' : '';
       return [sensitiveFile(path, e.pid, `Sensitive file opened${how}: ${shown}`, `the runtime opened a credential or system secret file${how}`, evidence)];
     }
-    if (e.write && this.drops.some((re) => re.test(path))) {
+    if (e.write && !ownJitMap(path, e.pid) && this.drops.some((re) => re.test(path))) {
       return [droppedFile(path, e.pid, `File written in a world-writable location: ${shown}`, evidence)];
     }
     return [];

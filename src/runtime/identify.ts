@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { MapEntry } from '../proc/parse';
+import { withFile } from './elf';
 import { libraryEntry, RUNTIMES, type JitModel, type RuntimeEntry } from './registry';
 
 export type { JitModel } from './registry';
@@ -26,23 +27,6 @@ export interface RuntimeInfo {
 
 const SCAN_LIMIT = 96 << 20;
 const CHUNK = 4 << 20;
-
-/** Runs `read` on the open file; null if it cannot be opened or `read` throws. */
-function withFile<T>(file: string, read: (fd: number) => T | null): T | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    return read(fd);
-  } catch {
-    return null;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Finds `literal` in the file's first SCAN_LIMIT bytes and applies `after` to what follows. */
 function scanVersion(file: string, literal: string, after: RegExp): string | null {

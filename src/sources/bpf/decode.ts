@@ -23,6 +23,7 @@ import type {
   SyscallEvent,
   SocketFamily,
   SocketType,
+  StackEvent,
 } from '../../events';
 import {
   ANON_SYSCALL,
@@ -62,6 +63,10 @@ import {
   SUN_PATH_LEN,
   SYSCALL,
   SYSCALL_COMPAT,
+  STACK,
+  STACK_DEPTH,
+  STACK_SCAN,
+  STACK_SCAN_WORDS,
   VIA_URING,
 } from './layout';
 import { posix } from 'path';
@@ -81,6 +86,14 @@ const RECORD_SIZE: Record<number, number> = {
   [EV.SYSCALL]: SYSCALL.size,
   [EV.OPEN]: OPEN.size,
   [EV.PATH]: PATH.size,
+  [EV.STACK]: STACK.size,
+};
+
+/** The kind of event a stack record names, by its type. */
+const KIND_OF_TYPE: Record<number, StackEvent['eventKind']> = {
+  [EV.MMAP]: 'mmap', [EV.MPROTECT]: 'mprotect', [EV.PKEY_MPROTECT]: 'mprotect', [EV.EXEC]: 'exec',
+  [EV.CONNECT]: 'connect', [EV.MEMFD]: 'memfd', [EV.FORK]: 'fork', [EV.EXIT]: 'exit',
+  [EV.ANON_SYSCALL]: 'anon-syscall', [EV.SYSCALL]: 'syscall', [EV.OPEN]: 'open', [EV.PATH]: 'path',
 };
 
 const PATH_SYSCALLS: Record<number, [PathSyscall, PathEvent['op']]> = {
@@ -394,6 +407,28 @@ function decodePath(buf: Buffer, view: DataView, at: number): PathEvent {
   };
 }
 
+function decodeStack(buf: Buffer, view: DataView, at: number, size: number): StackEvent {
+  const nr = Math.min(view.getUint16(at + STACK.nr, true), STACK_DEPTH);
+  const frames = new Array<number>(nr);
+  for (let i = 0; i < nr; i++) frames[i] = u64(view, at + STACK.frames + i * 8);
+  let scan: StackEvent['scan'];
+  if (size === STACK_SCAN.size) {
+    const n = Math.min(view.getUint32(at + STACK_SCAN.scanLen, true), STACK_SCAN_WORDS);
+    const words = new Array<number>(n);
+    for (let i = 0; i < n; i++) words[i] = u64(view, at + STACK_SCAN.scan + i * 8);
+    scan = { sp: u64(view, at + STACK_SCAN.sp), words };
+  }
+  return {
+    pid: pid(view, at), tid: tid(view, at), ppid: ppid(view, at), uid: uid(view, at),
+    comm: comm(buf, at), timeNs: timeNs(view, at), ip: ip(view, at),
+    kind: 'stack',
+    eventKind: KIND_OF_TYPE[view.getUint16(at + STACK.eventType, true)] ?? 'other',
+    frames,
+    error: view.getInt32(at + STACK.err, true),
+    ...(scan ? { scan } : {}),
+  };
+}
+
 /** Decodes one record that starts at `at` and is `size` bytes long. */
 export function decodeRecord(buf: Buffer, view: DataView, at: number, size: number): KernelEvent | null {
   if (size < HDR.size) return null;
@@ -402,7 +437,7 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
   if (expected === undefined || view.getUint16(at + HDR.recSize, true) !== size) return null;
   // a memory event on a file's memory carries the file after the call
   const isMem = type === EV.MMAP || type === EV.MPROTECT || type === EV.PKEY_MPROTECT;
-  if (size !== expected && !(isMem && size === MEM_FILE.size)) return null;
+  if (size !== expected && !(isMem && size === MEM_FILE.size) && !(type === EV.STACK && size === STACK_SCAN.size)) return null;
   switch (type) {
     case EV.MMAP:
     case EV.MPROTECT:
@@ -426,6 +461,8 @@ export function decodeRecord(buf: Buffer, view: DataView, at: number, size: numb
       return decodeOpen(buf, view, at);
     case EV.PATH:
       return decodePath(buf, view, at);
+    case EV.STACK:
+      return decodeStack(buf, view, at, size);
     default:
       return null;
   }

@@ -11,6 +11,8 @@ export const ARG_LEN = 128;
 export const SUN_PATH_LEN = 108;
 export const MAX_SYSCALLS = 512;
 export const STACK_WORDS = 16;
+/** User frames in an EV_STACK record. */
+export const STACK_DEPTH = 32;
 
 export const EV = {
   MMAP: 1,
@@ -25,8 +27,9 @@ export const EV = {
   SYSCALL: 10,
   OPEN: 11,
   PATH: 12,
+  STACK: 13,
 } as const;
-export const EV_TYPE_MAX = 13;
+export const EV_TYPE_MAX = 14;
 /** Index in the drops counters of stash-map overflow (arguments lost between entry and exit). */
 export const DROP_STASH = 0;
 
@@ -176,6 +179,25 @@ export const ANON_SYSCALL = {
   file: 88,
 } as const;
 export const SITE_MEMFD = 0x1;
+
+/** struct ev_stack: the user stack of the event just before it (same tid and ts_ns). */
+export const STACK = {
+  size: 320,
+  eventType: 56,
+  nr: 58,
+  err: 60,
+  frames: 64,
+} as const;
+
+/** struct ev_stack_scan: an EV_STACK whose walk came up short, with the stack words from the stack pointer up. */
+export const STACK_SCAN = {
+  size: 8528,
+  sp: 320,
+  scanLen: 328,
+  scan: 336,
+} as const;
+export const STACK_SCAN_WORDS = 1024;
+export const STACK_SCAN_BELOW = 8;
 
 /** Each record in a batch is framed as [u32 size][u32 0][record][pad to 8]. */
 export const FRAME_HEADER = 8;
