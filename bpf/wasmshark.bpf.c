@@ -557,8 +557,14 @@ static __always_inline void stack_done(struct ev_stack *s, long len)
  */
 static __always_inline void emit_scanned_stack(const struct ev_hdr *ev, struct ev_stack *walked, long len)
 {
-	struct ev_stack_scan *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
+	/*
+	 * sp is read before the reservation: with a call between the two, the
+	 * compiler tests the record for NULL twice, and verifiers before 6.2
+	 * follow the second test's impossible branch with the record held
+	 * ("Unreleased reference").
+	 */
 	__u64 sp = BPF_CORE_READ(current_user_regs(), sp);
+	struct ev_stack_scan *s = reserve(NULL, sizeof(*s), EV_STACK, 0);
 	__u32 n = 0;
 	bool ended = false;
 	int i;
