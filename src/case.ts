@@ -146,6 +146,12 @@ export class Case {
   /** child pid -> where its parent made it (the fork's stack), for the child's exec. */
   private readonly forkStacks = new Map<number, { pid: number; stack: UserStack }>();
   private readonly runtimes = new Map<number, RuntimeInfo | null>();
+  /**
+   * pid -> the command line of the image it was last judged running: the
+   * kernel's exec and a /proc pass (or two kernel records of one exec, one
+   * from before the process was followed) describe one exec, judged once.
+   */
+  private readonly judgedImages = new Map<number, string>();
   private readonly eventCounts: Record<string, number> = {};
   private eventTotal = 0;
   private readonly capped: CappedCounts = { children: 0, connections: 0, alerts: 0, handles: 0 };
@@ -244,6 +250,7 @@ export class Case {
         if (e.ok) {
           this.runtimes.delete(e.pid);
           this.maps.invalidate(e.pid);
+          if (this.judgedBefore(e.pid, e.argv)) return;
         }
         if (e.ok && e.pid !== this.pid) {
           // counted at its fork already if it did not fit
@@ -256,6 +263,7 @@ export class Case {
         if ((this.procChildren || this.fromProc.has(e.pid)) && !this.children.has(e.pid)) {
           this.noteChild({ pid: e.pid, ppid: e.ppid, program: truncate(e.exe, 1024), argv: e.argv, exit_code: null, signal: null });
         }
+        if ((this.procChildren || this.fromProc.has(e.pid)) && this.judgedBefore(e.pid, e.argv)) return;
         break;
       case 'connection': {
         if (e.state === 'LISTEN') this.noteListening(e.pid, `${e.protocol}:${e.localPort}`);
@@ -349,8 +357,17 @@ export class Case {
     }
   }
 
+  /** This pid was judged running this command line already (and is noted as judged now if not). */
+  private judgedBefore(pid: number, argv: readonly string[]): boolean {
+    const key = argv.join('\0');
+    if (this.judgedImages.get(pid) === key) return true;
+    if (this.judgedImages.size < this.limits.children || this.judgedImages.has(pid)) this.judgedImages.set(pid, key);
+    return false;
+  }
+
   /** A descendant has exited: what was kept about its memory and handles goes. */
   private forget(pid: number): void {
+    this.judgedImages.delete(pid);
     this.maps.forget(pid);
     this.symbols?.forget(pid);
     this.forkStacks.delete(pid);

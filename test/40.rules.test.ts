@@ -9,6 +9,7 @@ import { AlertBook, type Alert, type Finding } from '../src/alerts';
 import fc from 'fast-check';
 import { ConsoleRenderer, escapeText } from '../src/console';
 import type { AnonSyscallEvent, ConnectEvent, ExecEvent, FileInfo, KernelEvent, MmapEvent, MprotectEvent, OpenEvent, PathEvent, RuntimeEvent, SyscallEvent, TaskInfo } from '../src/events';
+import { Case } from '../src/case';
 import { checkOutputPath, reportAlert, writeReport, type Report } from '../src/report';
 import { DEFAULT_RULES, loadRules, RuleSet, type RuleContext } from '../src/rules';
 import { globToRegExp } from '../src/rules/config';
@@ -650,5 +651,21 @@ describe('persistence, tampering and the rules Falco users expect', () => {
     fs.writeFileSync(f, JSON.stringify({ persistence: { boot: ['/x'] } }));
     expect(() => loadRules(f)).toThrow(`invalid rules file ${f}: unknown persistence class "boot" (known: remote-access, preload, accounts, scheduled, shell-startup, binaries)`);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('one exec, seen twice, is judged once', () => {
+  it('a child seen running by /proc and then exec-ing by the kernel (or reported twice by the kernel) raises one alert', () => {
+    const alerts: Alert[] = [];
+    const c = new Case({ pid: 100, comm: 'node', exe: '/usr/bin/node', cmdline: ['node'], launched: false, user: null }, { rules, procChildren: false, onAlert: (a) => alerts.push(a) });
+    c.begin();
+    c.judgeFromProc(101);
+    c.handle({ kind: 'process', pid: 101, ppid: 100, comm: 'sh', exe: '', argv: ['/bin/sh', '-c', 'sleep 1'] });
+    c.handle(exec({ argv: ['/bin/sh', '-c', 'sleep 1'], image: '/usr/bin/dash' }));
+    c.handle(exec({ argv: ['/bin/sh', '-c', 'sleep 1'], image: '', entrySeen: false }));
+    expect(alerts.filter((a) => a.rule === 'process.shell')).toHaveLength(1);
+    // another command line from the same process is another exec
+    c.handle(exec({ argv: ['/bin/sh', '-c', 'id'], image: '/usr/bin/dash' }));
+    expect(alerts.filter((a) => a.rule === 'process.shell')).toHaveLength(2);
   });
 });

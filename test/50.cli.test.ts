@@ -238,18 +238,21 @@ describeBpf('eBPF mode', () => {
         onStart: (p) => {
           let sent = false;
           p.stdout!.on('data', (d: Buffer) => {
-            if (!sent && d.toString().includes('Timeout')) {
+            // as the first sample starts (it may be over before the signal lands: it runs ~0.1 s)
+            if (!sent && d.toString().includes('sample 1')) {
               sent = true;
-              setTimeout(() => p.kill('SIGTERM'), 1000);
+              p.kill('SIGTERM');
             }
           });
         },
       });
       expect(r.stderr).toMatch(/SIGTERM: stopping, ending the sample running \(its report follows\) and skipping the rest/);
-      expect(r.stdout).toMatch(/benign WebAssembly workload\s+: CLEAN/);
-      expect(r.stdout).not.toContain('WebAssembly cryptominer  ');
-      expect(r.stdout).toMatch(/\(stopped\)\s+: 1 sample\(s\) not run/);
       expect(r.code).toBe(130);
+      // every sample that started has its verdict; the rest are counted as not run, and the miner never ran
+      const ran = ['benign WebAssembly workload', 'WebAssembly cryptominer'].filter((name) => new RegExp(`^${name}\\s+: `, 'm').test(r.stdout));
+      const notRun = Number(/\(stopped\)\s+: (\d) sample\(s\) not run/.exec(r.stdout)?.[1]);
+      expect(ran.length + notRun).toBe(2);
+      expect(ran).not.toContain('WebAssembly cryptominer');
       expect(fs.readdirSync(scratch)).toEqual([]);
       const left = spawnSync('pgrep', ['-f', scratch], { encoding: 'utf8' });
       expect(left.stdout).toBe('');
