@@ -651,8 +651,10 @@ bool StartsWithRaw(const char* s, const char* prefix) {
 // Keeps the fds that hold probes (perf events, BPF links), stops the events,
 // closes everything else (the terminal included), then lets the kernel
 // release the probes one by one.
-[[noreturn]] void ReleaseProbesAndExit() {
-  setsid();
+// Calls fn(fd, is_perf) for each perf event and BPF link fd of this process,
+// then closes every other fd when close_others (async-signal-safe).
+template <typename F>
+void ForEachProbeFd(bool close_others, F&& fn) {
   struct linux_dirent64 {
     uint64_t d_ino;
     int64_t d_off;
@@ -660,10 +662,8 @@ bool StartsWithRaw(const char* s, const char* prefix) {
     unsigned char d_type;
     char d_name[];
   };
-  int keep[4096];
-  int kept = 0;
   int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) _exit(0);  // the probes go with this process's fds
+  if (dir < 0) return;
   char buf[4096];
   for (;;) {
     long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
@@ -682,15 +682,28 @@ bool StartsWithRaw(const char* s, const char* prefix) {
       ssize_t t = readlink(path, target, sizeof(target) - 1);
       const bool perf = t > 0 && StartsWithRaw(target, "anon_inode:[perf_event]");
       const bool link = t > 0 && StartsWithRaw(target, "anon_inode:bpf_link");
-      if ((perf || link) && kept < 4096) {
-        if (perf) ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);  // no program runs from here on
-        keep[kept++] = fd;
-      } else {
-        close(fd);
-      }
+      if (perf || link) fn(fd, perf);
+      else if (close_others) close(fd);
     }
   }
   close(dir);
+}
+
+// In the hand-off grandchild: once the parent has let go of its copies (EOF on
+// `go`), disable and release the probes; each release waits out a grace period,
+// which nobody waits for here.
+[[noreturn]] void ReleaseProbesAndExit(int go) {
+  setsid();
+  char c;
+  while (read(go, &c, 1) < 0 && errno == EINTR) {
+  }
+  int keep[4096];
+  int kept = 0;
+  ForEachProbeFd(true, [&](int fd, bool perf) {
+    if (kept >= 4096) return;
+    if (perf) ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);  // no program runs from here on
+    keep[kept++] = fd;
+  });
   for (int i = 0; i < kept; i++) close(keep[i]);
   _exit(0);
 }
@@ -700,25 +713,38 @@ bool StartsWithRaw(const char* s, const char* prefix) {
 void BpfSession::HandOff() {
   std::lock_guard<std::mutex> lock(links_mu_);
   if (links_.empty()) return;
+  // Whoever closes a probe's last fd waits out its grace period: the grandchild
+  // must be last. It waits on a pipe until this process has closed its copies.
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) {
+    DestroyLinks(links_);
+    return;
+  }
   // Two forks: the grandchild does the work and is nobody's to reap.
   pid_t child = fork();
   if (child == 0) {
-    if (fork() == 0) ReleaseProbesAndExit();
+    close(go[1]);
+    if (fork() == 0) ReleaseProbesAndExit(go[0]);
     _exit(0);
   }
+  close(go[0]);
   if (child < 0) {
+    close(go[1]);
     DestroyLinks(links_);
     return;
   }
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  // The grandchild holds the probes now; forget ours without detaching them.
+  // The grandchild holds the probes now: forget ours without detaching them,
+  // and close our fds of them (not the last: cheap), then let it go on.
   for (bpf_link* link : links_) {
     bpf_link__disconnect(link);
     bpf_link__destroy(link);
   }
   links_.clear();
+  ForEachProbeFd(false, [](int fd, bool) { close(fd); });
+  close(go[1]);
 }
 
 int BpfSession::OnRecord(void* ctx, void* data, size_t size) {
