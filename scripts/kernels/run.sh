@@ -40,6 +40,9 @@
 #   WASMSHARK_KERNEL_CACHE   default cache directory
 #   WASMSHARK_BUSYBOX        static busybox binary (default: /bin/busybox)
 #   WASMSHARK_VM_MEMORY      guest memory in MiB (default: 1024)
+#   WASMSHARK_VM_CPUS        virtual CPUs (default: 1; with 2, TCG once let a CPU run
+#                            code another was patching: "Oops: int3" in do_exit while
+#                            the probes' tracepoints were being switched off)
 #   WASMSHARK_KERNEL_APPEND  extra kernel command line arguments
 #
 # Needs: apt-get install qemu-system-x86 busybox-static cpio
@@ -99,6 +102,7 @@ if head -c 8192 "$BUSYBOX" | grep -aq '/lib64/ld-linux'; then
   die "$BUSYBOX is dynamically linked; apt-get install busybox-static"
 fi
 MEMORY="${WASMSHARK_VM_MEMORY:-1024}"
+CPUS="${WASMSHARK_VM_CPUS:-1}"
 
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
@@ -245,7 +249,7 @@ run_kernel() { # LABEL IMAGE; prints the summary line, returns non-zero on failu
 
   t0="$(now)"
   timeout --kill-after=5 "$TIMEOUT" qemu-system-x86_64 \
-    -accel tcg -cpu max -smp 2 -m "$MEMORY" \
+    -accel tcg -cpu max -smp "$CPUS" -m "$MEMORY" \
     -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$console" -serial "file:$payload_raw" \
     -kernel "$kdir/vmlinuz" -initrd "$img" \
