@@ -69,6 +69,19 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The CLI attached to target (--bpf, report to out); once its banner is out, the target is told to go. */
+function attachThenGo(target: ChildProcess, out: string): Promise<Run> {
+  let sent = false;
+  return cli(['--pid', String(target.pid), '--bpf', '--timeout', '60', '--output', out], {
+    onStdout: (text) => {
+      if (!sent && text.includes('Timeout')) {
+        sent = true;
+        target.stdin!.end('go\n');
+      }
+    },
+  });
+}
+
 function readReport(file: string) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
@@ -129,15 +142,7 @@ describeBpf('the WASM function behind an alert (CLI, real runtimes)', () => {
     const map = `/tmp/perf-${target.pid}.map`;
     const out = path.join(dir, 'attach.json');
     try {
-      let sent = false;
-      const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '60', '--output', out], {
-        onStdout: (text) => {
-          if (!sent && text.includes('Timeout')) {
-            sent = true;
-            target.stdin!.end('go\n');
-          }
-        },
-      });
+      const r = await attachThenGo(target, out);
       expect(r.code).toBe(0);
       const shell = alertOf(readReport(out), 'process.shell');
       expect(shell.origin).toMatchObject({ wasm: { function: 'tick', index: 1 }, import: { name: 'run' }, host: { function: 'hostRun', line: hostLine } });
@@ -153,15 +158,7 @@ describeBpf('the WASM function behind an alert (CLI, real runtimes)', () => {
     const target = spawn(process.execPath, [host, 'spawn', '0', 'wait'], { cwd: dir, stdio: ['pipe', 'ignore', 'inherit'] });
     const out = path.join(dir, 'nomap.json');
     try {
-      let sent = false;
-      const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '60', '--output', out], {
-        onStdout: (text) => {
-          if (!sent && text.includes('Timeout')) {
-            sent = true;
-            target.stdin!.end('go\n');
-          }
-        },
-      });
+      const r = await attachThenGo(target, out);
       expect(r.code).toBe(0);
       const report = readReport(out);
       const shell = alertOf(report, 'process.shell');
@@ -181,15 +178,7 @@ describeBpf('the WASM function behind an alert (CLI, real runtimes)', () => {
     // one entry over the whole address space, terminal escapes, a bidi override, junk and an endless line
     fs.writeFileSync(map, `0 7fffffffffff JS:\u001b[2Jevil\u202e-1-turbofan\n${'\u0000\xff'.repeat(500)}\nzz zz zz\n1 1 ${'A'.repeat(100000)}`);
     try {
-      let sent = false;
-      const r = await cli(['--pid', String(target.pid), '--bpf', '--timeout', '60', '--output', out], {
-        onStdout: (text) => {
-          if (!sent && text.includes('Timeout')) {
-            sent = true;
-            target.stdin!.end('go\n');
-          }
-        },
-      });
+      const r = await attachThenGo(target, out);
       expect(r.code).toBe(0);
       const report = readReport(out);
       expect(report.verdict).toBe('MALICIOUS');

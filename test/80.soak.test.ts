@@ -127,13 +127,15 @@ describeBpf('what the monitor keeps for a process that has exited', () => {
         global.gc();
         const after = process.memoryUsage().heapUsed;
         // m stays referenced: this is what a monitor still running would hold
-        console.log(JSON.stringify({ growthMb: (after - before) / 1048576, regions: report.rwx_regions, alerts: m.alerts().length }));
+        console.log(JSON.stringify({ growthMb: (after - before) / 1048576, regions: report.rwx_regions, dropped: report.drops.by_kind.mmap ?? 0, alerts: m.alerts().length }));
       })();
     `;
     const r = await node(['--expose-gc', '-e', script], { T: trigger() });
     expect(r.stderr).toBe('');
-    const result = JSON.parse(r.stdout.trim()) as { growthMb: number; regions: number; alerts: number };
-    expect(result.regions).toBeGreaterThanOrEqual(40 * 5000);
+    const result = JSON.parse(r.stdout.trim()) as { growthMb: number; regions: number; dropped: number; alerts: number };
+    // every W+X mmap noted, or counted as dropped (a loaded machine can fill the ring buffer): none unaccounted
+    expect(result.regions + result.dropped).toBeGreaterThanOrEqual(40 * 5000);
+    expect(result.regions).toBeGreaterThan(40 * 5000 * 0.5);
     expect(result.growthMb).toBeLessThan(4);
   });
 });
